@@ -1,0 +1,981 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The platform configuration: every toggle group, component and key, in one place.
+
+``validate(variables)`` takes the inventory's variables (``mlops_environment`` and the
+four toggle groups), merges them over the defaults below (maps merge, lists replace) and
+returns ``(config, errors)``.  The ``configuration`` module exposes it to playbooks and
+``tools/gen_config_docs.py`` renders docs/configuration.md from the same objects.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+
+from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.schema import (
+    ConfigError,
+    Option,
+    Schema,
+    check_cidr,
+    check_cron,
+)
+
+try:
+    import botocore.session
+
+    _BOTOCORE_SESSION = botocore.session.get_session()
+except ImportError:  # pragma: no cover - boto3 is a hard requirement of the collection
+    _BOTOCORE_SESSION = None
+
+
+# ---------------------------------------------------------------------------------------
+# Pinned versions of what the platform delivers: one table (ROADMAP: versions in one place).
+
+VERSIONS = {
+    "kubernetes": "1.35",
+    "mlflow": "3.16.1",
+    "feast": "0.66.0",
+    "kubeflow_pipelines": "2.17.0",
+    "kubeflow_trainer": "2.3.0",
+    "kserve": "v0.20.0",
+    "vllm": "v0.28.0",
+    "postgres": "17.6",
+}
+
+# EKS versions in standard or extended support at the time of writing (UPSTREAM.md §10).
+SUPPORTED_KUBERNETES_VERSIONS = ["1.33", "1.34", "1.35", "1.36"]
+
+GUARDRAILS = {
+    "deny_leaving_organization": "Deny organizations:LeaveOrganization.",
+    "deny_regions_outside_allow_list": "Deny requests outside `allowed_regions` (global services exempt).",
+    "deny_s3_without_tls": "Deny S3 requests that do not use TLS (aws:SecureTransport).",
+    "deny_iam_user_access_keys": "Deny creating IAM user access keys.",
+    "deny_disabling_security_services": "Deny stopping or deleting CloudTrail, GuardDuty, Config and Security Hub.",
+    "deny_root_user": "Deny every action by an account's root user.",
+}
+
+GATEWAY_ENDPOINTS = ["s3", "dynamodb"]
+INTERFACE_ENDPOINTS = [
+    "autoscaling",
+    "bedrock-runtime",
+    "ec2",
+    "ecr.api",
+    "ecr.dkr",
+    "eks",
+    "elasticloadbalancing",
+    "kms",
+    "logs",
+    "monitoring",
+    "sagemaker.api",
+    "sagemaker.runtime",
+    "secretsmanager",
+    "ssm",
+    "sts",
+]
+
+# S3's lifecycle waterfall: an object may only move to a class further down this list.
+STORAGE_CLASS_ORDER = ["STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
+_MIN_DAYS_BEFORE_CLASS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+
+GPU_AMI_TYPES = [
+    "AL2023_x86_64_NVIDIA",
+    "AL2023_ARM_64_NVIDIA",
+    "BOTTLEROCKET_x86_64_NVIDIA",
+    "BOTTLEROCKET_ARM_64_NVIDIA",
+]
+CPU_AMI_TYPES = [
+    "AL2023_x86_64_STANDARD",
+    "AL2023_ARM_64_STANDARD",
+    "BOTTLEROCKET_x86_64",
+    "BOTTLEROCKET_ARM_64",
+]
+
+KUBERNETES_COMPONENTS = {
+    "mlops_infrastructure": ["gpu_nodes"],
+    "mlops_ml_platform": ["mlflow", "feast"],
+    "mlops_pipelines": ["kubeflow"],
+    "mlops_serving": ["kserve", "vllm"],
+}
+
+# ---------------------------------------------------------------------------------------
+# Value checks
+
+
+def _all_regions():
+    if _BOTOCORE_SESSION is None:
+        return None
+    regions = set()
+    for partition in _BOTOCORE_SESSION.get_available_partitions():
+        regions.update(_BOTOCORE_SESSION.get_available_regions("ec2", partition_name=partition))
+    return regions
+
+
+_REGIONS = _all_regions()
+
+
+def check_region(value):
+    """A region of any AWS partition known to botocore."""
+    if _REGIONS and value not in _REGIONS:
+        return "is not an AWS region known to botocore"
+    return None
+
+
+def check_vpc_cidr(value):
+    """An IPv4 network address, /16 to /28."""
+    message = check_cidr(value)
+    if message:
+        return message
+    prefix = ipaddress.IPv4Network(value).prefixlen
+    if not 16 <= prefix <= 28:
+        return "is not a valid VPC size: AWS allows /16 to /28"
+    return None
+
+
+def check_organizational_units(paths):
+    """Every parent path declared too."""
+    known = set(paths)
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        if parent and parent not in known:
+            return "declares %r whose parent %r is not declared" % (path, parent)
+    return None
+
+
+def check_transitions(transitions):
+    """Ascending days, down the S3 waterfall, IA classes from day 30."""
+    rank = -1
+    days = -1
+    for index, transition in enumerate(transitions):
+        if not isinstance(transition, dict) or not isinstance(transition.get("days"), int):
+            return None  # the element's own errors are reported already
+        storage_class = transition.get("storage_class")
+        if storage_class not in STORAGE_CLASS_ORDER:
+            return None
+        if transition["days"] <= days:
+            return "moves objects at day %d in item %d, not after the previous transition (day %d)" % (
+                transition["days"], index, days)
+        if STORAGE_CLASS_ORDER.index(storage_class) <= rank:
+            return "moves objects to %s in item %d, which is not further down the S3 waterfall (%s)" % (
+                storage_class, index, " > ".join(STORAGE_CLASS_ORDER))
+        minimum = _MIN_DAYS_BEFORE_CLASS.get(storage_class, 0)
+        if transition["days"] < minimum:
+            return "moves objects to %s at day %d in item %d; S3 requires at least %d days" % (
+                storage_class, transition["days"], index, minimum)
+        rank = STORAGE_CLASS_ORDER.index(storage_class)
+        days = transition["days"]
+    return None
+
+
+def check_node_group_sizes(group):
+    """min_size <= desired_size <= max_size."""
+    low, high, desired = group.get("min_size"), group.get("max_size"), group.get("desired_size")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, desired)):
+        if not low <= desired <= high:
+            return "needs min_size <= desired_size <= max_size, got %d <= %d <= %d" % (low, desired, high)
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Building blocks
+
+
+def _str(description, default=None, **kwargs):
+    return Option("str", description, default=default, **kwargs)
+
+
+def _int(description, default=None, **kwargs):
+    return Option("int", description, default=default, **kwargs)
+
+
+def _bool(description, default):
+    return Option("bool", description, default=default)
+
+
+def _list(description, elements, default=None, **kwargs):
+    return Option("list", description, default=list(default or []), elements=elements, **kwargs)
+
+
+def _dict(description, options, **kwargs):
+    return Option("dict", description, options=options, **kwargs)
+
+
+def _tags(description):
+    return Option(
+        "map",
+        description,
+        default={},
+        key_pattern=r"^(?!aws:)[\w .:/=+\-@]{1,128}$",
+        values=_str("A tag value.", max_length=256, nullable=False, default=""),
+        max_items=50,
+    )
+
+
+def _external_database(component):
+    return _dict(
+        "A database outside this environment for %s; when `host` is set it is used instead of the "
+        "`database` component." % component,
+        {
+            "host": _str("Host name of the external database; null uses the `database` component."),
+            "port": _int("Port of the external database.", 5432, minimum=1, maximum=65535),
+            "name": _str("Database name on the external server."),
+            "credentials_secret_arn": _str(
+                "ARN of the AWS Secrets Manager secret holding `username` and `password`.",
+                pattern=r"^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+$",
+            ),
+        },
+    )
+
+
+def _component(description, config_options, enabled=False):
+    return _dict(
+        description,
+        {
+            "enabled": _bool("Whether this component is converged.", enabled),
+            "config": _dict("Settings of the component.", config_options),
+        },
+    )
+
+
+_DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+_INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+_IAM_ARN = r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$"
+_OU_PATH = r"^[\w+=,.@ -]{1,128}(/[\w+=,.@ -]{1,128})*$"
+_EMAIL = r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+
+
+# ---------------------------------------------------------------------------------------
+# The environment's own settings
+
+ENVIRONMENT = _dict(
+    "The environment's own settings: who it is, where it runs, how names and tags are made.",
+    {
+        "name": _str(
+            "Name of the environment (local, dev, staging, prod, ...); part of every resource name.",
+            required=True, pattern=r"^[a-z][a-z0-9-]{0,19}$"),
+        "region": _str("AWS region of the environment's resources.", "us-east-1", check=check_region),
+        "name_prefix": _str(
+            "Prefix of every resource name; null means `mlops-<name>`. Lower case, digits and hyphens.",
+            pattern=r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$", max_length=40),
+        "tags": _tags("Tags put on every AWS resource the collection creates."),
+        "account": _dict(
+            "How a play reaches the environment's AWS account.",
+            {
+                "id": _str(
+                    "The environment's account id; null means the account the organization component "
+                    "creates for this environment (or the caller's own account).",
+                    pattern=r"^\d{12}$"),
+                "role_name": _str(
+                    "Role assumed in the environment's account.", "OrganizationAccountAccessRole",
+                    pattern=r"^[\w+=,.@-]{1,64}$"),
+                "external_id": _str(
+                    "External id required by the role's trust policy, if any.", pattern=r"^[\w+=,.@:/-]{2,1224}$"),
+                "session_name": _str("Session name of the assumed role.", "mlops-platform",
+                                     pattern=r"^[\w+=,.@-]{2,64}$"),
+                "session_duration_seconds": _int(
+                    "Lifetime of the assumed role's credentials.", 3600, minimum=900, maximum=43200),
+            },
+        ),
+    },
+)
+
+
+# ---------------------------------------------------------------------------------------
+# mlops_infrastructure
+
+ORGANIZATION = _component(
+    "AWS Organization baseline: OUs, one member account per environment, guardrail SCPs, "
+    "delegated administrators and the organization trail. Runs in the management account.",
+    {
+        "organizational_units": _list(
+            "OU paths under the root, parents before children (`Workloads/Production`).",
+            _str("An OU path.", pattern=_OU_PATH, nullable=False),
+            default=["Security", "Infrastructure", "Workloads", "Workloads/NonProduction", "Workloads/Production"],
+            unique=True, check=check_organizational_units),
+        "accounts": Option(
+            "map", "Member accounts by name.", default={}, key_pattern=r"^[a-z][a-z0-9-]{0,49}$",
+            values=_dict("A member account.", {
+                "email": _str("Root e-mail address of the account; unique across AWS.", required=True,
+                              pattern=_EMAIL, max_length=64),
+                "organizational_unit": _str("OU path the account is placed in.", required=True, pattern=_OU_PATH),
+                "environment": _str("The environment this account hosts, if any.", pattern=r"^[a-z][a-z0-9-]{0,19}$"),
+                "tags": _tags("Tags of the account."),
+            })),
+        "guardrails": Option(
+            "map", "Guardrail SCPs switched on per OU path (or `Root`).",
+            default={"Root": ["deny_leaving_organization", "deny_root_user"],
+                     "Workloads": ["deny_regions_outside_allow_list", "deny_s3_without_tls",
+                                   "deny_iam_user_access_keys", "deny_disabling_security_services"]},
+            key_pattern=r"^(Root|" + _OU_PATH[1:-1] + r")$",
+            values=_list("Guardrail names.", _str("A guardrail.", choices=sorted(GUARDRAILS), nullable=False),
+                         unique=True)),
+        "allowed_regions": _list(
+            "Regions `deny_regions_outside_allow_list` permits; must include the environment's region.",
+            _str("A region.", check=check_region, nullable=False), unique=True),
+        "exempt_principal_arns": _list(
+            "Break-glass principals the region guardrail does not apply to (ARN patterns).",
+            _str("An IAM ARN pattern.", pattern=r"^arn:aws[\w-]*:(iam|sts)::(\d{12}|\*):.+$", nullable=False)),
+        "custom_policies": Option(
+            "map", "Extra SCPs by name: statements and the OU paths they attach to.", default={},
+            key_pattern=r"^[\w+=,.@-]{1,128}$",
+            values=_dict("A custom SCP.", {
+                "description": _str("What the policy is for.", "", max_length=512),
+                "targets": _list("OU paths (or `Root`) the policy is attached to.",
+                                 _str("A target.", nullable=False), min_items=1),
+                "statements": _list("IAM policy statements, as in an IAM policy document.",
+                                    Option("map", "An IAM policy statement.", default={}), min_items=1),
+            })),
+        "security_account": _str("Name of the account that is delegated administrator of Security Hub, "
+                                 "GuardDuty and Config; null for none."),
+        "organization_trail": _bool("Create an organization CloudTrail with its own log bucket.", True),
+    },
+)
+
+NETWORK = _component(
+    "VPC, subnets, gateways, route tables, VPC endpoints and flow logs of the environment.",
+    {
+        "cidr": _str("IPv4 CIDR of the VPC (/16 to /28).", "10.0.0.0/16", check=check_vpc_cidr),
+        "availability_zone_count": _int("Number of availability zones used.", 2, minimum=1, maximum=6),
+        "availability_zones": _list(
+            "Explicit availability zones; empty picks the first `availability_zone_count` of the region.",
+            _str("An AZ name.", pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$", nullable=False), unique=True),
+        "public_subnet_cidrs": _list("Explicit public subnet CIDRs, one per AZ; empty carves them from `cidr`.",
+                                     _str("A CIDR.", check=check_cidr, nullable=False), unique=True),
+        "private_subnet_cidrs": _list("Explicit private subnet CIDRs, one per AZ; empty carves them from `cidr`.",
+                                      _str("A CIDR.", check=check_cidr, nullable=False), unique=True),
+        "intra_subnets": _bool("Add intra subnets (no route to the internet) for databases and endpoints.", False),
+        "intra_subnet_cidrs": _list("Explicit intra subnet CIDRs, one per AZ; empty carves them from `cidr`.",
+                                    _str("A CIDR.", check=check_cidr, nullable=False), unique=True),
+        "nat_gateway_mode": _str("NAT gateways: none, one for the VPC, or one per AZ.", "single",
+                                 choices=["none", "single", "per_az"]),
+        "gateway_endpoints": _list("Gateway VPC endpoints.",
+                                   _str("A service.", choices=GATEWAY_ENDPOINTS, nullable=False),
+                                   default=["s3"], unique=True),
+        "interface_endpoints": _list(
+            "Interface VPC endpoints (private DNS on), which keep ML traffic off the NAT.",
+            _str("A service.", choices=INTERFACE_ENDPOINTS, nullable=False), unique=True),
+        "flow_logs": _dict("VPC flow logs.", {
+            "enabled": _bool("Record VPC flow logs.", True),
+            "destination": _str("Where flow logs go: the data lake's log prefix or CloudWatch Logs.", "s3",
+                                choices=["s3", "cloud-watch-logs"]),
+            "traffic_type": _str("Which traffic is logged.", "ALL", choices=["ALL", "ACCEPT", "REJECT"]),
+            "retention_days": _int("Retention of flow logs in days.", 90, minimum=1, maximum=3653),
+        }),
+    },
+)
+
+_SYSTEM_NODE_GROUP = _dict("The CPU node group for system and platform workloads.", {
+    "instance_types": _list("EC2 instance types.", _str("An instance type.", pattern=_INSTANCE_TYPE, nullable=False),
+                            default=["m6i.large"], min_items=1),
+    "ami_type": _str("EKS AMI type.", "AL2023_x86_64_STANDARD", choices=CPU_AMI_TYPES),
+    "capacity_type": _str("On-demand or spot capacity.", "ON_DEMAND", choices=["ON_DEMAND", "SPOT"]),
+    "min_size": _int("Minimum number of nodes.", 2, minimum=0, maximum=450),
+    "max_size": _int("Maximum number of nodes.", 4, minimum=1, maximum=450),
+    "desired_size": _int("Nodes at creation; later changes by an autoscaler are kept.", 2, minimum=0,
+                         maximum=450),
+    "disk_size_gib": _int("Root volume size in GiB.", 50, minimum=20, maximum=16384),
+}, check=check_node_group_sizes)
+
+EKS = _component(
+    "EKS cluster with its KMS key, logging, access entries, managed add-ons and OIDC provider.",
+    {
+        "kubernetes_version": _str("Kubernetes version of the cluster.", VERSIONS["kubernetes"],
+                                   choices=SUPPORTED_KUBERNETES_VERSIONS),
+        "endpoint_public_access": _bool("Expose the API server endpoint publicly.", True),
+        "endpoint_private_access": _bool("Expose the API server endpoint inside the VPC.", True),
+        "public_access_cidrs": _list("CIDRs allowed to reach the public endpoint.",
+                                     _str("A CIDR.", check=check_cidr, nullable=False),
+                                     default=["0.0.0.0/0"], min_items=1, max_items=40),
+        "authentication_mode": _str("Cluster access: access entries only, or with the aws-auth ConfigMap.",
+                                    "API", choices=["API", "API_AND_CONFIG_MAP"]),
+        "secrets_encryption": _bool("Encrypt Kubernetes secrets with a customer KMS key.", True),
+        "logging": _list("Control plane log types sent to CloudWatch.",
+                         _str("A log type.", choices=["api", "audit", "authenticator", "controllerManager",
+                                                      "scheduler"], nullable=False),
+                         default=["api", "audit", "authenticator"], unique=True),
+        "admin_principal_arns": _list("IAM principals given cluster-admin access entries.",
+                                      _str("An IAM ARN.", pattern=_IAM_ARN, nullable=False), unique=True),
+        "addons": _list("EKS managed add-ons.",
+                        _str("An add-on.", choices=["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent",
+                                                    "aws-ebs-csi-driver"], nullable=False),
+                        default=["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"], unique=True),
+        "system_node_group": _SYSTEM_NODE_GROUP,
+    },
+)
+
+GPU_NODES = _component(
+    "GPU managed node groups (NVIDIA AMIs, GPU taint and labels) for training and inference.",
+    {
+        "node_groups": Option(
+            "map", "GPU node groups by name.", default={}, key_pattern=r"^[a-z][a-z0-9-]{0,38}$",
+            values=_dict("A GPU node group.", {
+                "instance_types": _list("GPU instance types (all with the same GPU count).",
+                                        _str("An instance type.", pattern=_INSTANCE_TYPE, nullable=False),
+                                        default=["g5.xlarge"], min_items=1),
+                "ami_type": _str("EKS GPU AMI type.", "AL2023_x86_64_NVIDIA", choices=GPU_AMI_TYPES),
+                "capacity_type": _str("On-demand or spot capacity.", "ON_DEMAND", choices=["ON_DEMAND", "SPOT"]),
+                "min_size": _int("Minimum number of nodes.", 0, minimum=0, maximum=450),
+                "max_size": _int("Maximum number of nodes.", 2, minimum=1, maximum=450),
+                "desired_size": _int("Nodes at creation; later changes by an autoscaler are kept.", 0,
+                                     minimum=0, maximum=450),
+                "disk_size_gib": _int("Root volume size in GiB (model weights are cached here).", 200,
+                                      minimum=20, maximum=16384),
+                "labels": Option("map", "Extra Kubernetes node labels.", default={},
+                                 values=_str("A label value.", nullable=False, default="")),
+                "taint": _bool("Taint the nodes `nvidia.com/gpu=true:NoSchedule`.", True),
+            }, check=check_node_group_sizes)),
+    },
+)
+
+DATA_LAKE = _component(
+    "S3 data lake: KMS-encrypted, versioned, TLS-only buckets with a prefix (or a bucket) per zone.",
+    {
+        "layout": _str("One bucket with a prefix per zone, or one bucket per zone.", "single_bucket",
+                       choices=["single_bucket", "bucket_per_zone"]),
+        "zones": _list("Zones of the lake.", _str("A zone name.", pattern=r"^[a-z][a-z0-9-]{0,19}$", nullable=False),
+                       default=["raw", "processed", "features", "models", "artifacts"], unique=True, min_items=1),
+        "versioning": _bool("Keep object versions.", True),
+        "kms_key_deletion_window_days": _int("Waiting period before the lake's KMS key is deleted.", 30,
+                                             minimum=7, maximum=30),
+        "access_logging": _bool("Write S3 server access logs to the lake's log prefix.", True),
+        "abort_incomplete_multipart_upload_days": _int("Abort incomplete multipart uploads after this many days.",
+                                                       7, minimum=1, maximum=365),
+        "lifecycle": Option(
+            "map", "Lifecycle rules by zone.", default={}, key_pattern=r"^[a-z][a-z0-9-]{0,19}$",
+            values=_dict("The lifecycle of one zone.", {
+                "transitions": _list(
+                    "Storage class transitions, in waterfall order.",
+                    _dict("A transition.", {
+                        "days": _int("Age in days at which objects move.", required=True, minimum=0, maximum=36500),
+                        "storage_class": _str("Target storage class.", required=True, choices=STORAGE_CLASS_ORDER),
+                    }),
+                    check=check_transitions),
+                "noncurrent_version_expiration_days": _int("Delete noncurrent versions after this many days.",
+                                                           minimum=1, maximum=36500),
+            })),
+        "replication": _dict("Cross-region replication.", {
+            "enabled": _bool("Replicate the lake to another region.", False),
+            "destination_region": _str("Region of the replica buckets.", check=check_region),
+        }),
+    },
+)
+
+DATABASE = _component(
+    "RDS PostgreSQL in private subnets, KMS-encrypted, TLS-only, its master password managed by RDS "
+    "in Secrets Manager.",
+    {
+        "engine_version": _str("PostgreSQL engine version (pinned).", VERSIONS["postgres"],
+                               pattern=r"^\d{2}(\.\d+)?$"),
+        "auto_minor_version_upgrade": _bool("Let RDS apply minor version upgrades.", False),
+        "instance_class": _str("RDS instance class.", "db.t4g.medium", pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$"),
+        "allocated_storage_gib": _int("Allocated storage in GiB (PostgreSQL minimum 20).", 20,
+                                      minimum=20, maximum=65536),
+        "max_allocated_storage_gib": _int("Storage autoscaling ceiling in GiB; null disables autoscaling.",
+                                          minimum=21, maximum=65536),
+        "storage_type": _str("Storage type.", "gp3", choices=["gp3", "gp2", "io1", "io2"]),
+        "port": _int("Port the database listens on.", 5432, minimum=1150, maximum=65535),
+        "multi_az": _bool("Run a standby in a second AZ.", False),
+        "deletion_protection": _bool("Refuse deletion of the instance.", False),
+        "backup_retention_days": _int("Days automated backups are kept.", 7, minimum=0, maximum=35),
+        "preferred_backup_window": _str("Daily backup window (UTC).", "03:00-04:00",
+                                        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$"),
+        "preferred_maintenance_window": _str(
+            "Weekly maintenance window (UTC).", "sun:04:30-sun:05:30",
+            pattern=r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
+                    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"),
+        "performance_insights": _bool("Enable Performance Insights.", True),
+        "databases": Option(
+            "map", "Logical databases and their owner roles, created from inside the cluster.",
+            default={"mlflow": {"owner": "mlflow"}, "feast_registry": {"owner": "feast"}},
+            key_pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+            values=_dict("A logical database.", {
+                "owner": _str("Role owning the database.", required=True, pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
+            })),
+    },
+)
+
+MLOPS_INFRASTRUCTURE = _dict(
+    "The AWS foundation of an environment.", key_noun="component", options={
+        "organization": ORGANIZATION,
+        "network": NETWORK,
+        "eks": EKS,
+        "gpu_nodes": GPU_NODES,
+        "data_lake": DATA_LAKE,
+        "database": DATABASE,
+    },
+)
+
+# ---------------------------------------------------------------------------------------
+# Platform components on Kubernetes
+
+_RESOURCES = _dict("Container resource requests.", {
+    "cpu": _str("CPU request.", "500m", pattern=r"^\d+(\.\d+)?m?$"),
+    "memory": _str("Memory request.", "1Gi", pattern=r"^\d+(Ki|Mi|Gi|Ti)?$"),
+})
+
+MLFLOW = _component(
+    "MLflow tracking server and model registry on PostgreSQL and the lake, through IRSA.",
+    {
+        "version": _str("MLflow release.", VERSIONS["mlflow"], pattern=r"^\d+\.\d+\.\d+$"),
+        "replicas": _int("Tracking server replicas.", 2, minimum=1, maximum=20),
+        "database_name": _str("Logical database of the `database` component used as backend store.", "mlflow",
+                              pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
+        "external_database": _external_database("MLflow"),
+        "artifact_zone": _str("Data lake zone holding run artifacts.", "artifacts"),
+        "basic_auth": _bool("Turn on MLflow's basic-auth app; credentials come from Secrets Manager.", True),
+        "allowed_hosts": _list("Extra host names the server answers to (the Service name is always allowed).",
+                               _str("A host name.", nullable=False)),
+        "resources": _RESOURCES,
+    },
+)
+
+FEAST = _component(
+    "Feast feature store: registry, offline store on the lake, online store, scheduled materialization.",
+    {
+        "version": _str("Feast release.", VERSIONS["feast"], pattern=r"^\d+\.\d+\.\d+$"),
+        "project": _str("Feast project name.", "mlops", pattern=r"^[a-z][a-z0-9_]{0,62}$"),
+        "registry": _str("Registry backend: SQL on the database, or a file in the lake.", "sql",
+                         choices=["sql", "s3"]),
+        "registry_database_name": _str("Logical database of the SQL registry.", "feast_registry",
+                                       pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
+        "external_database": _external_database("the Feast SQL registry"),
+        "online_store": _str("Online store.", "dynamodb", choices=["dynamodb", "redis", "postgres"]),
+        "offline_store": _str("Offline store over the lake's Parquet files.", "duckdb",
+                              choices=["file", "duckdb", "athena"]),
+        "feature_zone": _str("Data lake zone holding feature data.", "features"),
+        "materialization_schedule": _str("Cron schedule of `feast materialize-incremental`.", "0 * * * *",
+                                         check=check_cron),
+    },
+)
+
+KUBEFLOW = _component(
+    "Kubeflow Pipelines v2 and the Kubeflow Trainer.",
+    {
+        "pipelines": _dict("Kubeflow Pipelines.", {
+            "enabled": _bool("Install Kubeflow Pipelines.", True),
+            "version": _str("Kubeflow Pipelines release.", VERSIONS["kubeflow_pipelines"],
+                            pattern=r"^\d+\.\d+\.\d+$"),
+        }),
+        "trainer": _dict("Kubeflow Trainer (TrainJob).", {
+            "enabled": _bool("Install the Kubeflow Trainer.", True),
+            "version": _str("Kubeflow Trainer release.", VERSIONS["kubeflow_trainer"], pattern=r"^\d+\.\d+\.\d+$"),
+            "gpu_training": _bool("Allow TrainJobs on the GPU node groups.", False),
+        }),
+        "external_database": _external_database("Kubeflow Pipelines"),
+        "pipeline_root_zone": _str("Data lake zone holding pipeline artifacts.", "artifacts"),
+    },
+)
+
+KSERVE = _component(
+    "KServe in Standard (raw deployment) mode, models from the lake through IRSA.",
+    {
+        "version": _str("KServe release.", VERSIONS["kserve"], pattern=r"^v\d+\.\d+\.\d+$"),
+        "deployment_mode": _str("Default deployment mode.", "Standard", choices=["Standard", "Knative"]),
+        "ingress_class_name": _str("IngressClass of InferenceService ingresses.", "alb", pattern=_DNS_LABEL),
+        "model_zone": _str("Data lake zone holding models.", "models"),
+        "gpu_inference": _bool("Allow predictors on the GPU node groups.", False),
+    },
+)
+
+_VLLM_MODEL = _dict("A served model.", {
+    "name": _str("Name of the Deployment and Service.", required=True, pattern=_DNS_LABEL),
+    "model": _str("Model to serve: a Hugging Face id or an `s3://` URI in the lake.", required=True,
+                  max_length=512),
+    "served_model_name": _str("Name clients ask for; null uses `model`."),
+    "node_group": _str("The `gpu_nodes` node group the model runs on.", required=True),
+    "replicas": _int("Replicas.", 1, minimum=0, maximum=100),
+    "tensor_parallel_size": _int("GPUs per replica (tensor parallelism).", 1, choices=[1, 2, 4, 8]),
+    "gpu_memory_utilization": Option("float", "Share of GPU memory vLLM may use.", default=0.9, minimum=0.1,
+                                     maximum=1.0),
+    "max_model_len": _int("Maximum context length; null lets vLLM derive it.", minimum=1),
+    "dtype": _str("Weights dtype.", "auto", choices=["auto", "half", "bfloat16", "float16", "float32"]),
+    "extra_args": _list("Further `vllm serve` flags, checked against the pinned release.",
+                        _str("A flag.", nullable=False)),
+})
+
+VLLM = _component(
+    "vLLM OpenAI-compatible servers on the GPU node groups.",
+    {
+        "version": _str("vLLM release (image tag).", VERSIONS["vllm"], pattern=r"^v\d+\.\d+\.\d+$"),
+        "models": _list("Models to serve.", _VLLM_MODEL, unique=False),
+    },
+)
+
+SCHEMA = Schema({
+    "mlops_environment": ENVIRONMENT,
+    "mlops_infrastructure": MLOPS_INFRASTRUCTURE,
+    "mlops_ml_platform": _dict("Experiment tracking and features.", {"mlflow": MLFLOW, "feast": FEAST},
+                               key_noun="component"),
+    "mlops_pipelines": _dict("Pipelines and training.", {"kubeflow": KUBEFLOW}, key_noun="component"),
+    "mlops_serving": _dict("Model serving.", {"kserve": KSERVE, "vllm": VLLM}, key_noun="component"),
+})
+
+GROUPS = ["mlops_infrastructure", "mlops_ml_platform", "mlops_pipelines", "mlops_serving"]
+
+# ---------------------------------------------------------------------------------------
+# Cross-component rules
+
+
+class _View:
+    """Read access to the merged configuration that knows which paths failed validation.
+
+    A rule reads a value through ``get``; if that value (or anything under it) already
+    failed, ``get`` raises ``_Skip`` so that one mistake is reported once, where it is.
+    """
+
+    def __init__(self, config, errors):
+        self.config = config
+        self.bad = [error.path for error in errors]
+
+    def get(self, path):
+        for bad in self.bad:
+            if bad == path or bad.startswith(path + ".") or bad.startswith(path + "[") or \
+                    path.startswith(bad + ".") or path.startswith(bad + "["):
+                raise _Skip()
+        value = self.config
+        for part in path.split("."):
+            value = value[part]
+        return value
+
+    def enabled(self, group, component):
+        return self.get("%s.%s.enabled" % (group, component))
+
+
+class _Skip(Exception):
+    pass
+
+
+def _rule_needs(view, errors):
+    """Components that live on another component need it enabled."""
+    needs = []
+    for group, components in KUBERNETES_COMPONENTS.items():
+        for component in components:
+            needs.append((group, component, "mlops_infrastructure", "eks", "runs on the EKS cluster"))
+    needs += [
+        ("mlops_infrastructure", "eks", "mlops_infrastructure", "network", "runs in the environment's VPC"),
+        ("mlops_infrastructure", "database", "mlops_infrastructure", "network", "runs in the environment's VPC"),
+        ("mlops_serving", "vllm", "mlops_infrastructure", "gpu_nodes", "serves models on GPUs"),
+    ]
+    for group, component, needed_group, needed, reason in needs:
+        try:
+            if view.enabled(group, component) and not view.enabled(needed_group, needed):
+                errors.append(ConfigError(
+                    "%s.%s.enabled" % (group, component),
+                    "is true, but %s %s: enable %s.%s" % (component, reason, needed_group, needed)))
+        except _Skip:
+            pass
+    gpu_switches = [
+        ("mlops_serving.kserve", "gpu_inference"),
+        ("mlops_pipelines.kubeflow", "trainer.gpu_training"),
+    ]
+    for component, switch in gpu_switches:
+        try:
+            if view.get(component + ".enabled") and view.get("%s.config.%s" % (component, switch)) \
+                    and not view.enabled("mlops_infrastructure", "gpu_nodes"):
+                errors.append(ConfigError(
+                    "%s.config.%s" % (component, switch),
+                    "is true, but GPU workloads need GPU nodes: enable mlops_infrastructure.gpu_nodes"))
+        except _Skip:
+            pass
+
+
+def _rule_databases(view, errors):
+    """MLflow, Kubeflow Pipelines and the Feast SQL registry need a database."""
+    users = [
+        ("mlops_ml_platform.mlflow", None, "database_name"),
+        ("mlops_pipelines.kubeflow", "pipelines.enabled", None),
+        ("mlops_ml_platform.feast", None, "registry_database_name"),
+    ]
+    for component, switch, database_key in users:
+        try:
+            if not view.get(component + ".enabled"):
+                continue
+            if switch and not view.get("%s.config.%s" % (component, switch)):
+                continue
+            if component.endswith("feast") and view.get(component + ".config.registry") != "sql":
+                continue
+            external = view.get(component + ".config.external_database")
+            if external["host"]:
+                for key in ("name", "credentials_secret_arn"):
+                    if not external[key]:
+                        errors.append(ConfigError(
+                            "%s.config.external_database.%s" % (component, key),
+                            "must be set when external_database.host is set"))
+                continue
+            if not view.enabled("mlops_infrastructure", "database"):
+                errors.append(ConfigError(
+                    component + ".enabled",
+                    "is true, but %s needs a database: enable mlops_infrastructure.database or set "
+                    "%s.config.external_database.host" % (component.rpartition(".")[2], component)))
+            elif database_key:
+                name = view.get("%s.config.%s" % (component, database_key))
+                declared = view.get("mlops_infrastructure.database.config.databases")
+                if name not in declared:
+                    errors.append(ConfigError(
+                        "%s.config.%s" % (component, database_key),
+                        "is not declared in mlops_infrastructure.database.config.databases (declared: %s)"
+                        % (", ".join(sorted(declared)) or "none"), name))
+        except _Skip:
+            pass
+
+
+def _rule_lake_zones(view, errors):
+    """Components that keep data in the lake need it, and need their zone to exist."""
+    users = [
+        ("mlops_ml_platform.mlflow", "artifact_zone"),
+        ("mlops_ml_platform.feast", "feature_zone"),
+        ("mlops_pipelines.kubeflow", "pipeline_root_zone"),
+        ("mlops_serving.kserve", "model_zone"),
+    ]
+    for component, key in users:
+        try:
+            if not view.get(component + ".enabled"):
+                continue
+            if not view.enabled("mlops_infrastructure", "data_lake"):
+                errors.append(ConfigError(
+                    component + ".enabled",
+                    "is true, but %s keeps its data in the lake: enable mlops_infrastructure.data_lake"
+                    % component.rpartition(".")[2]))
+                continue
+            zone = view.get("%s.config.%s" % (component, key))
+            zones = view.get("mlops_infrastructure.data_lake.config.zones")
+            if zone not in zones:
+                errors.append(ConfigError("%s.config.%s" % (component, key),
+                                          "is not a zone of the data lake (%s)" % ", ".join(zones), zone))
+        except _Skip:
+            pass
+    try:
+        lake = "mlops_infrastructure.data_lake.config"
+        zones = view.get(lake + ".zones")
+        for zone in view.get(lake + ".lifecycle"):
+            if zone not in zones:
+                errors.append(ConfigError("%s.lifecycle.%s" % (lake, zone),
+                                          "is not a zone of the data lake (%s)" % ", ".join(zones)))
+        replication = view.get(lake + ".replication")
+        if replication["enabled"]:
+            if not replication["destination_region"]:
+                errors.append(ConfigError(lake + ".replication.destination_region",
+                                          "must be set when replication is enabled"))
+            elif replication["destination_region"] == view.get("mlops_environment.region"):
+                errors.append(ConfigError(lake + ".replication.destination_region",
+                                          "is the environment's own region; replication needs another one",
+                                          replication["destination_region"]))
+    except _Skip:
+        pass
+
+
+def _rule_availability_zones(view, errors):
+    """AZs of the region, consistent with their count; two AZs where AWS needs them."""
+    base = "mlops_infrastructure.network.config"
+    try:
+        count = view.get(base + ".availability_zone_count")
+        zones = view.get(base + ".availability_zones")
+        region = view.get("mlops_environment.region")
+    except _Skip:
+        return
+    for index, zone in enumerate(zones):
+        if not zone.startswith(region):
+            errors.append(ConfigError("%s.availability_zones[%d]" % (base, index),
+                                      "is not in the environment's region %s" % region, zone))
+    if zones and len(zones) != count:
+        errors.append(ConfigError(base + ".availability_zone_count",
+                                  "is %d but availability_zones lists %d zones" % (count, len(zones)), count))
+    count = len(zones) or count
+    needs_two = [
+        ("eks", "EKS needs subnets in at least two availability zones"),
+        ("database", "an RDS subnet group needs at least two availability zones"),
+    ]
+    try:
+        for component, reason in needs_two:
+            if view.enabled("mlops_infrastructure", component) and count < 2:
+                errors.append(ConfigError(base + ".availability_zone_count",
+                                          "is %d, but %s" % (count, reason), count))
+        if view.enabled("mlops_infrastructure", "database") and \
+                view.get("mlops_infrastructure.database.config.multi_az") and count < 2:
+            errors.append(ConfigError("mlops_infrastructure.database.config.multi_az",
+                                      "is true, but Multi-AZ needs at least two availability zones "
+                                      "(mlops_infrastructure.network.config.availability_zone_count is %d)" % count))
+    except _Skip:
+        pass
+
+
+def _rule_subnets(view, errors):
+    """Explicit subnets lie inside the VPC, do not overlap, and come one per AZ."""
+    base = "mlops_infrastructure.network.config"
+    try:
+        network = view.get(base)
+    except _Skip:
+        return
+    count = len(network["availability_zones"]) or network["availability_zone_count"]
+    vpc = ipaddress.IPv4Network(network["cidr"])
+    seen = []
+    for kind in ["public", "private", "intra"]:
+        key = "%s_subnet_cidrs" % kind
+        cidrs = network[key]
+        if cidrs and kind == "intra" and not network["intra_subnets"]:
+            errors.append(ConfigError("%s.%s" % (base, key), "is set but intra_subnets is false"))
+            continue
+        if cidrs and len(cidrs) != count:
+            errors.append(ConfigError("%s.%s" % (base, key),
+                                      "lists %d subnets for %d availability zones" % (len(cidrs), count)))
+        for index, cidr in enumerate(cidrs):
+            path = "%s.%s[%d]" % (base, key, index)
+            subnet = ipaddress.IPv4Network(cidr)
+            if not subnet.subnet_of(vpc):
+                errors.append(ConfigError(path, "is outside the VPC CIDR %s" % vpc, cidr))
+                continue
+            if not 16 <= subnet.prefixlen <= 28:
+                errors.append(ConfigError(path, "is not a valid subnet size: AWS allows /16 to /28", cidr))
+            for other_path, other in seen:
+                if subnet.overlaps(other):
+                    errors.append(ConfigError(path, "overlaps %s (%s)" % (other_path, other), cidr))
+            seen.append((path, subnet))
+
+
+def _rule_compute(view, errors):
+    """vLLM models name existing GPU node groups; storage ceilings lie above storage."""
+    try:
+        groups = view.get("mlops_infrastructure.gpu_nodes.config.node_groups")
+        if view.enabled("mlops_infrastructure", "gpu_nodes") and not groups:
+            errors.append(ConfigError("mlops_infrastructure.gpu_nodes.config.node_groups",
+                                      "is empty, but gpu_nodes is enabled: declare at least one node group"))
+        if view.enabled("mlops_serving", "vllm"):
+            for index, model in enumerate(view.get("mlops_serving.vllm.config.models")):
+                if model["node_group"] not in groups:
+                    errors.append(ConfigError(
+                        "mlops_serving.vllm.config.models[%d].node_group" % index,
+                        "is not a node group of mlops_infrastructure.gpu_nodes.config.node_groups (%s)"
+                        % (", ".join(sorted(groups)) or "none declared"), model["node_group"]))
+    except _Skip:
+        pass
+    try:
+        database = view.get("mlops_infrastructure.database.config")
+        ceiling = database["max_allocated_storage_gib"]
+        if ceiling is not None and ceiling <= database["allocated_storage_gib"]:
+            errors.append(ConfigError("mlops_infrastructure.database.config.max_allocated_storage_gib",
+                                      "must be above allocated_storage_gib (%d)" % database["allocated_storage_gib"],
+                                      ceiling))
+    except _Skip:
+        pass
+
+
+def _rule_organization(view, errors):
+    """Accounts and guardrails refer to declared OUs; e-mails are unique; regions allowed."""
+    base = "mlops_infrastructure.organization.config"
+    try:
+        org = view.get(base)
+        region = view.get("mlops_environment.region")
+    except _Skip:
+        return
+    ous = set(org["organizational_units"])
+    emails = {}
+    for name, account in org["accounts"].items():
+        path = "%s.accounts.%s" % (base, name)
+        if account["organizational_unit"] not in ous:
+            errors.append(ConfigError(path + ".organizational_unit", "is not a declared OU (%s)"
+                                      % ", ".join(sorted(ous)), account["organizational_unit"]))
+        email = account["email"].lower()
+        if email in emails:
+            errors.append(ConfigError(path + ".email", "is also the e-mail of account %r" % emails[email],
+                                      account["email"]))
+        emails.setdefault(email, name)
+    for target in org["guardrails"]:
+        if target != "Root" and target not in ous:
+            errors.append(ConfigError("%s.guardrails.%s" % (base, target), "is not a declared OU"))
+    for name, policy in org["custom_policies"].items():
+        for index, target in enumerate(policy["targets"]):
+            if target != "Root" and target not in ous:
+                errors.append(ConfigError("%s.custom_policies.%s.targets[%d]" % (base, name, index),
+                                          "is not a declared OU", target))
+        size = len(json.dumps({"Version": "2012-10-17", "Statement": policy["statements"]},
+                              separators=(",", ":")))
+        if size > 5120:
+            errors.append(ConfigError("%s.custom_policies.%s.statements" % (base, name),
+                                      "make a policy of %d characters; an SCP holds at most 5,120" % size))
+    uses_region_guardrail = any("deny_regions_outside_allow_list" in names for names in org["guardrails"].values())
+    if uses_region_guardrail and view.enabled("mlops_infrastructure", "organization") \
+            and region not in org["allowed_regions"]:
+        errors.append(ConfigError(base + ".allowed_regions",
+                                  "does not include the environment's region %s, which the guardrail "
+                                  "deny_regions_outside_allow_list would lock out" % region,
+                                  org["allowed_regions"]))
+    if org["security_account"] and org["security_account"] not in org["accounts"]:
+        errors.append(ConfigError(base + ".security_account", "is not an account of accounts",
+                                  org["security_account"]))
+
+
+def _rule_names(view, errors):
+    """Every derived resource name fits its service's limits."""
+    try:
+        view.get("mlops_environment")
+        for group in GROUPS:
+            view.get(group)
+    except _Skip:
+        return
+    prefix_path = "mlops_environment.name_prefix"
+    if view.config["mlops_environment"]["name_prefix"] is None:
+        prefix_path = "mlops_environment.name"
+    for problem in naming.check_names(view.config):
+        errors.append(ConfigError(prefix_path, problem))
+
+
+RULES = [_rule_needs, _rule_databases, _rule_lake_zones, _rule_availability_zones, _rule_subnets, _rule_compute,
+         _rule_organization, _rule_names]
+
+
+def validate(variables):
+    """Merge the inventory's variables over the defaults and validate them.
+
+    Returns ``(config, errors)``; ``errors`` is a list of :class:`ConfigError`, empty when
+    the configuration is valid.  Never raises on bad input.
+    """
+    if not isinstance(variables, dict):
+        return {}, [ConfigError("(variables)", "must be a mapping of variable names", variables)]
+    config, errors = SCHEMA.validate(variables)
+    if len(config) == len(SCHEMA.variables):
+        view = _View(config, errors)
+        for rule in RULES:
+            try:
+                rule(view, errors)
+            except _Skip:
+                pass  # a value the rule reads is already reported as broken
+    return config, errors
+
+
+# The order of a converge (ARCHITECTURE.md): foundation, then what runs on it.
+CONVERGE_ORDER = [
+    ("mlops_infrastructure", "organization"),
+    ("mlops_infrastructure", "network"),
+    ("mlops_infrastructure", "eks"),
+    ("mlops_infrastructure", "data_lake"),
+    ("mlops_infrastructure", "database"),
+    ("mlops_infrastructure", "gpu_nodes"),
+    ("mlops_ml_platform", "mlflow"),
+    ("mlops_ml_platform", "feast"),
+    ("mlops_pipelines", "kubeflow"),
+    ("mlops_serving", "kserve"),
+    ("mlops_serving", "vllm"),
+]
+
+
+def components(config):
+    """Every component of a validated configuration, in converge order."""
+    return [{"name": name, "group": group, "enabled": config[group][name]["enabled"]}
+            for group, name in CONVERGE_ORDER]
+
+
+def _path_sort_key(error):
+    return error.path
+
+
+def format_errors(errors):
+    """One line per error, sorted by path so related mistakes stand together."""
+    return "\n".join("- %s" % error for error in sorted(errors, key=_path_sort_key))
+
+
+__all__ = ["SCHEMA", "GROUPS", "VERSIONS", "GUARDRAILS", "CONVERGE_ORDER", "components", "validate",
+           "format_errors"]

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Names of the AWS resources an environment owns, derived in one place.
+
+Every component derives its resource names here, so validation can prove before any
+API call that each name fits the limits of the service that will receive it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+# A twelve-digit stand-in for the account id, which is unknown until the organization
+# component has run; the length is what matters for the limits below.
+_ACCOUNT_ID_PLACEHOLDER = "123456789012"
+
+
+def name_prefix(environment):
+    """The prefix of every resource name: the configured one, or ``mlops-<env>``."""
+    return environment.get("name_prefix") or "mlops-%s" % environment.get("name")
+
+
+def cluster_name(prefix):
+    return prefix
+
+
+def db_instance_identifier(prefix):
+    return "%s-postgres" % prefix
+
+
+def lake_bucket_name(prefix, account_id, zone=None):
+    """``<prefix>-lake[-<zone>]-<account id>``: the account id makes it globally unique."""
+    parts = [prefix, "lake"] + ([zone] if zone else []) + [account_id]
+    return "-".join(parts)
+
+
+def component_role_name(prefix, component):
+    return "%s-%s" % (prefix, component.replace("_", "-"))
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")
+_EKS_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
+_IAM_ROLE = re.compile(r"^[\w+=,.@-]+$")
+
+
+def derived_names(config):
+    """Yield ``(what, name, limit, pattern)`` for every name the configuration implies."""
+    environment = config["mlops_environment"]
+    infrastructure = config["mlops_infrastructure"]
+    prefix = name_prefix(environment)
+
+    if infrastructure["eks"]["enabled"]:
+        yield "the EKS cluster name", cluster_name(prefix), 100, _EKS_CLUSTER
+    if infrastructure["database"]["enabled"]:
+        yield "the RDS instance identifier", db_instance_identifier(prefix), 63, _DB_IDENTIFIER
+    lake = infrastructure["data_lake"]
+    if lake["enabled"]:
+        zones = lake["config"]["zones"] if lake["config"]["layout"] == "bucket_per_zone" else [None]
+        for zone in zones:
+            yield "an S3 bucket name", lake_bucket_name(prefix, _ACCOUNT_ID_PLACEHOLDER, zone), 63, _BUCKET
+    for group in ("mlops_ml_platform", "mlops_pipelines", "mlops_serving"):
+        for component, toggle in config[group].items():
+            if toggle["enabled"]:
+                yield "an IAM role name", component_role_name(prefix, component), 64, _IAM_ROLE
+
+
+def check_names(config):
+    """Messages for every derived name that breaks its service's limits."""
+    problems = []
+    for what, name, limit, pattern in derived_names(config):
+        if len(name) > limit:
+            problems.append("makes %s %r %d characters long, the limit is %d" % (what, name, len(name), limit))
+        elif not pattern.match(name):
+            problems.append("makes %s %r, which AWS does not accept" % (what, name))
+    return problems

@@ -1,0 +1,95 @@
+"""Integration harness: a fresh AWS stand-in per session and a playbook runner.
+
+The stand-in gets a free port and a temporary state directory, never the demo's
+(127.0.0.1:4566, .local/), so `make test` and `make demo` never share state.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAUNCHER = os.path.join(ROOT, "tools", "local_aws.py")
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+    r"failed=(?P<failed>\d+)", re.M)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Run:
+    def __init__(self, process):
+        self.rc = process.returncode
+        self.output = process.stdout + process.stderr
+        recaps = [match.groupdict() for match in RECAP.finditer(process.stdout)]
+        self.recap = {key: int(value) for key, value in recaps[-1].items() if key != "host"} if recaps else None
+
+    def __repr__(self):
+        return "Run(rc=%s, recap=%s)\n%s" % (self.rc, self.recap, self.output[-6000:])
+
+
+def run_playbook(port, *args, env=None):
+    environment = dict(os.environ)
+    environment.update({
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "MLOPS_LOCAL_AWS_PORT": str(port),
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + environment.get("PATH", ""),
+    })
+    environment.update(env or {})
+    process = subprocess.run(
+        ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
+         os.path.join(ROOT, "playbooks", "site.yml")] + list(args),
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900, check=False)
+    return Run(process)
+
+
+@pytest.fixture(scope="session")
+def stand_in(tmp_path_factory):
+    """A fresh moto server for this test session; stopped afterwards."""
+    state = str(tmp_path_factory.mktemp("stand-in"))
+    port = free_port()
+    command = [sys.executable, LAUNCHER, "--port", str(port), "--state-dir", state]
+    started = subprocess.run(command + ["up"], capture_output=True, text=True, check=False)
+    assert started.returncode == 0, started.stderr
+    yield port
+    subprocess.run(command + ["down"], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def silent_endpoint():
+    """A port that records whether anything connected to it: AWS calls must not happen."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        server.setblocking(False)
+
+        class Endpoint:
+            port = server.getsockname()[1]
+
+            @staticmethod
+            def connections():
+                count = 0
+                while True:
+                    try:
+                        connection = server.accept()[0]
+                    except BlockingIOError:
+                        return count
+                    connection.close()
+                    count += 1
+
+        yield Endpoint
+
+
+def extra_vars(variables):
+    return ["-e", json.dumps(variables)]

@@ -1,0 +1,106 @@
+"""The local AWS stand-in launcher (tools/local_aws.py), driven as a user would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+LAUNCHER = Path(__file__).resolve().parents[2] / "tools" / "local_aws.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launcher(*args: str, state_dir: Path, port: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MLOPS_LOCAL_AWS_PORT"}
+    if port is not None:
+        env["MLOPS_LOCAL_AWS_PORT"] = str(port)
+    return subprocess.run(
+        [sys.executable, str(LAUNCHER), *args, "--state-dir", str(state_dir), "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    directory = tmp_path / "state"
+    yield directory
+    # Never leave a server behind, whatever the test did.
+    launcher("down", state_dir=directory)
+
+
+def test_up_reuses_a_running_server_and_down_stops_it(state_dir: Path) -> None:
+    port = free_port()
+
+    started = launcher("up", state_dir=state_dir, port=port)
+    assert started.returncode == 0, started.stderr
+    assert f"started on http://127.0.0.1:{port}" in started.stdout
+    pid = int((state_dir / "moto.pid").read_text())
+
+    again = launcher("up", state_dir=state_dir, port=port)
+    assert again.returncode == 0, again.stderr
+    assert "reusing" in again.stdout
+    assert int((state_dir / "moto.pid").read_text()) == pid
+
+    assert launcher("status", state_dir=state_dir).returncode == 0
+
+    stopped = launcher("down", state_dir=state_dir)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not (state_dir / "moto.pid").exists()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # the port is free again
+
+    assert launcher("down", state_dir=state_dir).returncode == 0
+    assert launcher("status", state_dir=state_dir).returncode == 3
+
+
+def test_up_refuses_a_port_held_by_something_else(state_dir: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+
+        refused = launcher("up", state_dir=state_dir, port=port)
+
+    assert refused.returncode != 0
+    assert f"port {port}" in refused.stderr
+    assert "MLOPS_LOCAL_AWS_PORT" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (state_dir / "moto.pid").exists()
+
+
+def test_clean_removes_the_state_directory(state_dir: Path) -> None:
+    state_dir.mkdir()
+    (state_dir / "moto.log").write_text("old log\n")
+
+    cleaned = launcher("clean", state_dir=state_dir)
+
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not state_dir.exists()
+
+
+def test_invalid_port_from_environment_is_one_line(state_dir: Path) -> None:
+    env_port = "not-a-port"
+    result = subprocess.run(
+        [sys.executable, str(LAUNCHER), "status", "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLOPS_LOCAL_AWS_PORT": env_port},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"local_aws.py status: MLOPS_LOCAL_AWS_PORT: not a TCP port: '{env_port}'"

@@ -1,0 +1,402 @@
+#!/usr/bin/env python
+"""Start, stop and inspect the local AWS stand-in (moto's server on loopback).
+
+The `local` environment runs against moto's server instead of an AWS account.
+This launcher keeps exactly one such server per state directory:
+
+    up       start it detached, or reuse the one already running; wait until it answers
+    down     stop it (SIGTERM, then SIGKILL after a deadline); nothing to do is fine
+    status   say whether it runs; exit 0 if it answers, 3 if it does not
+    clean    down, then delete the state directory
+    serve    run the server in the foreground (what `up` starts; not for humans)
+
+The port is --port, else $MLOPS_LOCAL_AWS_PORT, else 4566. The state directory
+(--state-dir, default .local/ in the repository) holds moto.pid, moto.port and
+moto.log. `down`, `status` and `clean` need only the standard library; `up`
+and `serve` need the interpreter that has moto installed (the project's .venv).
+
+Errors are one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+DEFAULT_PORT = 4566
+PORT_ENV = "MLOPS_LOCAL_AWS_PORT"
+HOST = "127.0.0.1"
+
+PID_FILE = "moto.pid"
+PORT_FILE = "moto.port"
+LOG_FILE = "moto.log"
+
+# Cheap, read-only and specific to moto: the server's own runtime settings.
+PROBE_PATH = "/moto-api/config"
+PROBE_TIMEOUT = 1.0
+POLL_INTERVAL = 0.1
+EXIT_NOT_RUNNING = 3
+
+SERVER_ENV = {
+    # Without it IAM knows no AWS managed policy, so attaching one fails.
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+}
+
+
+class LauncherError(Exception):
+    """A failure to report to the user as one line, without a traceback."""
+
+
+# --- The server process ---------------------------------------------------------
+
+
+def _apply_stand_in_corrections() -> None:
+    """Patch moto, in the server process, where it contradicts the real AWS API.
+
+    Called by `serve` after moto is imported and before it serves a request, so a
+    correction applies to every client of the stand-in and to nothing else.
+    Each correction must say which moto behaviour it changes, why the project
+    depends on the real behaviour, and the moto version it was written against,
+    so it can be dropped when moto is fixed. There are none yet.
+    """
+
+
+def serve(port: int) -> None:
+    """Run moto's server on HOST:port in this process until SIGTERM/SIGINT."""
+    try:
+        from moto import server as moto_server
+    except ImportError as exc:
+        raise LauncherError(
+            f"moto is not importable by {sys.executable} ({exc}); run `make venv` "
+            "and start the stand-in with .venv/bin/python"
+        ) from exc
+    os.environ.update(SERVER_ENV)
+    _apply_stand_in_corrections()
+    # moto installs handlers that turn SIGTERM/SIGINT into a clean SystemExit.
+    moto_server.main(["--host", HOST, "--port", str(port)])
+
+
+# --- Inspecting what runs -------------------------------------------------------
+
+
+def probe(port: int, timeout: float = PROBE_TIMEOUT) -> bool:
+    """True if a moto server answers on HOST:port."""
+    # Loopback traffic must never go through a proxy from the environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{HOST}:{port}{PROBE_PATH}", timeout=timeout) as response:
+            body = json.loads(response.read(65536))
+    except (OSError, ValueError, http.client.HTTPException):
+        return False  # refused, timed out, not HTTP, not JSON, HTTP error status
+    return isinstance(body, dict) and "lambda" in body
+
+
+def port_is_free(port: int) -> bool:
+    """True if a server could listen on HOST:port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server itself does, so sockets in TIME_WAIT do not count as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    # A zombie (exited, not yet reaped by its parent) is not alive.
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def is_our_server(pid: int) -> bool:
+    """True if pid is a live `local_aws.py serve` process (guards against pid reuse)."""
+    if not process_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (macOS): trust the pid file
+    return any(arg.endswith(b"local_aws.py") for arg in cmdline) and b"serve" in cmdline
+
+
+class State:
+    """The pid file, port file and log of one stand-in."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.pid_file = directory / PID_FILE
+        self.port_file = directory / PORT_FILE
+        self.log_file = directory / LOG_FILE
+
+    def read(self) -> tuple[int, int] | None:
+        """(pid, port) recorded by `up`, or None if nothing usable is recorded."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            port = int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid, port
+
+    def write(self, pid: int, port: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port_file.write_text(f"{port}\n")
+        self.pid_file.write_text(f"{pid}\n")
+
+    def forget(self) -> None:
+        for path in (self.pid_file, self.port_file):
+            path.unlink(missing_ok=True)
+
+    def running(self) -> tuple[int, int] | None:
+        """(pid, port) of our live server, forgetting a stale record."""
+        recorded = self.read()
+        if recorded is None:
+            return None
+        if is_our_server(recorded[0]):
+            return recorded
+        self.forget()
+        return None
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+# --- Commands -------------------------------------------------------------------
+
+
+def url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def wait_until_answering(state: State, pid: int, port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if probe(port):
+            return
+        if not is_our_server(pid):
+            state.forget()
+            tail = state.log_tail()
+            raise LauncherError(
+                f"the stand-in exited during start-up; see {state.log_file}"
+                + (f":\n{tail}" if tail else "")
+            )
+        time.sleep(POLL_INTERVAL)
+    stop_process(pid, grace=5.0)
+    state.forget()
+    raise LauncherError(
+        f"the stand-in did not answer on {url(port)} in time; see {state.log_file}"
+    )
+
+
+def cmd_up(state: State, port: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    running = state.running()
+    if running is not None:
+        pid, running_port = running
+        if running_port != port:
+            raise LauncherError(
+                f"the stand-in of {state.directory} already runs on port {running_port}, "
+                f"not {port}; run `make local-down` first or set {PORT_ENV}={running_port}"
+            )
+        wait_until_answering(state, pid, port, deadline)
+        print(f"local AWS stand-in: reusing {url(port)} (pid {pid})")
+        return 0
+
+    if not port_is_free(port):
+        if probe(port):
+            # Someone else's moto (another checkout, a manual moto_server): usable,
+            # but not ours to stop.
+            print(
+                f"local AWS stand-in: reusing the moto server already on {url(port)} "
+                f"(not started from {state.directory}, so `down` leaves it running)"
+            )
+            return 0
+        raise LauncherError(
+            f"port {port} on {HOST} is in use by something that is not a moto server; "
+            f"free it or choose another port with {PORT_ENV}=<port>"
+        )
+
+    state.directory.mkdir(parents=True, exist_ok=True)
+    with open(state.log_file, "ab") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, our own script
+            [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=state.directory,
+            env={**os.environ, **SERVER_ENV},
+            # Its own session: outlives this command and the terminal's Ctrl-C.
+            start_new_session=True,
+        )
+    state.write(process.pid, port)
+    wait_until_answering(state, process.pid, port, deadline)
+    print(f"local AWS stand-in: started on {url(port)} (pid {process.pid}, log {state.log_file})")
+    return 0
+
+
+def stop_process(pid: int, grace: float) -> None:
+    """SIGTERM pid's process group, then SIGKILL it if it outlives the grace period."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return
+        time.sleep(POLL_INTERVAL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL)
+
+
+def cmd_down(state: State, grace: float) -> int:
+    running = state.running()
+    if running is None:
+        print("local AWS stand-in: not running")
+        return 0
+    pid, port = running
+    stop_process(pid, grace)
+    if process_alive(pid):
+        raise LauncherError(f"could not stop the stand-in (pid {pid})")
+    state.forget()
+    print(f"local AWS stand-in: stopped {url(port)} (pid {pid})")
+    return 0
+
+
+def cmd_status(state: State) -> int:
+    running = state.running()
+    if running is None:
+        print("local AWS stand-in: not running")
+        return EXIT_NOT_RUNNING
+    pid, port = running
+    if not probe(port):
+        print(f"local AWS stand-in: pid {pid} runs but does not answer on {url(port)}")
+        return EXIT_NOT_RUNNING
+    print(f"local AWS stand-in: running on {url(port)} (pid {pid})")
+    return 0
+
+
+def cmd_clean(state: State, grace: float) -> int:
+    directory = state.directory.resolve()
+    if directory == Path.home().resolve() or REPO_ROOT.is_relative_to(directory):
+        raise LauncherError(f"refusing to delete {directory}: not a state directory")
+    cmd_down(state, grace)
+    if directory.exists():
+        shutil.rmtree(directory)
+        print(f"local AWS stand-in: removed {directory}")
+    return 0
+
+
+# --- Command line ---------------------------------------------------------------
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
+    return port
+
+
+def default_port() -> int:
+    text = os.environ.get(PORT_ENV)
+    if not text:
+        return DEFAULT_PORT
+    try:
+        return port_number(text)
+    except argparse.ArgumentTypeError as exc:
+        raise LauncherError(f"{PORT_ENV}: {exc}") from None
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="local_aws.py",
+        description="Local AWS stand-in (moto server) for the `local` environment.",
+    )
+    parser.add_argument(
+        "command", choices=("up", "down", "status", "clean", "serve"), help="what to do"
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=None,
+        help=f"TCP port on {HOST} (default: ${PORT_ENV}, else {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="where the pid file and log live (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds `up` waits for the server to answer (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="seconds `down` waits after SIGTERM before SIGKILL (default: %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        port = args.port if args.port is not None else default_port()
+        state = State(args.state_dir.absolute())
+        if args.command == "serve":
+            serve(port)
+            return 0
+        if args.command == "up":
+            return cmd_up(state, port, args.timeout)
+        if args.command == "down":
+            return cmd_down(state, args.grace)
+        if args.command == "status":
+            return cmd_status(state)
+        return cmd_clean(state, args.grace)
+    except LauncherError as exc:
+        print(f"local_aws.py {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
+        print(f"local_aws.py {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
