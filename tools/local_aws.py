@@ -71,8 +71,20 @@ def _apply_stand_in_corrections() -> None:
     correction applies to every client of the stand-in and to nothing else.
     Each correction must say which moto behaviour it changes, why the project
     depends on the real behaviour, and the moto version it was written against,
-    so it can be dropped when moto is fixed. There are none yet.
+    so it can be dropped when moto is fixed.
     """
+    # 1. Delegated administrators (moto 5.2.5, moto/organizations/models.py,
+    #    FakeDelegatedAdministrator.SUPPORTED_SERVICES): moto refuses
+    #    RegisterDelegatedAdministrator for securityhub.amazonaws.com and
+    #    config.amazonaws.com with InvalidInputException, while AWS supports a
+    #    delegated administrator for both (Organizations user guide, "AWS services
+    #    that you can use with AWS Organizations"). The organization component makes
+    #    the security account their administrator.
+    from moto.organizations.models import FakeDelegatedAdministrator
+
+    for principal in ("securityhub.amazonaws.com", "config.amazonaws.com"):
+        if principal not in FakeDelegatedAdministrator.SUPPORTED_SERVICES:
+            FakeDelegatedAdministrator.SUPPORTED_SERVICES.append(principal)
 
 
 def serve(port: int) -> None:

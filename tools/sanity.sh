@@ -73,6 +73,19 @@ copy_collection() {
   ) | tar --extract --file=- --directory="${dest}"
 }
 
+# The collections ours imports (amazon.aws, kubernetes.core) must sit beside it
+# under the same ansible_collections/ root, or the import and validate-modules
+# tests cannot load our modules. They come from the `ansible` package in the
+# interpreter that runs ansible-test, linked read-only rather than copied.
+link_dependencies() {
+  local dest="$1" namespace source
+  for namespace in amazon kubernetes; do
+    source="$("${ansible_test_python}" -c \
+      "import ansible_collections.${namespace} as m; print(list(m.__path__)[0])")"
+    ln -s "${source}" "${dest}/${namespace}"
+  done
+}
+
 main() {
   ansible_test_python="$(head -n1 "$(command -v "${ansible_test}")" | sed 's/^#!//')"
   readonly ansible_test_python
@@ -84,6 +97,7 @@ main() {
   trap "rm -rf '${workdir}'" EXIT
   local collection="${workdir}/ansible_collections/mlops/platform"
   copy_collection "${collection}"
+  link_dependencies "${workdir}/ansible_collections"
 
   cd "${collection}"
   "${ansible_test}" sanity --venv --python "${python_version}" --color no "$@"

@@ -15,8 +15,11 @@ __metaclass__ = type
 
 import ipaddress
 import json
+import os
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils import organization
+from ansible_collections.mlops.platform.plugins.module_utils.organization import GUARDRAILS
 from ansible_collections.mlops.platform.plugins.module_utils.schema import (
     ConfigError,
     Option,
@@ -26,11 +29,11 @@ from ansible_collections.mlops.platform.plugins.module_utils.schema import (
 )
 
 try:
-    import botocore.session
+    import botocore
 
-    _BOTOCORE_SESSION = botocore.session.get_session()
+    HAS_BOTOCORE = True
 except ImportError:  # pragma: no cover - boto3 is a hard requirement of the collection
-    _BOTOCORE_SESSION = None
+    HAS_BOTOCORE = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -49,15 +52,6 @@ VERSIONS = {
 
 # EKS versions in standard or extended support at the time of writing (UPSTREAM.md §10).
 SUPPORTED_KUBERNETES_VERSIONS = ["1.33", "1.34", "1.35", "1.36"]
-
-GUARDRAILS = {
-    "deny_leaving_organization": "Deny organizations:LeaveOrganization.",
-    "deny_regions_outside_allow_list": "Deny requests outside `allowed_regions` (global services exempt).",
-    "deny_s3_without_tls": "Deny S3 requests that do not use TLS (aws:SecureTransport).",
-    "deny_iam_user_access_keys": "Deny creating IAM user access keys.",
-    "deny_disabling_security_services": "Deny stopping or deleting CloudTrail, GuardDuty, Config and Security Hub.",
-    "deny_root_user": "Deny every action by an account's root user.",
-}
 
 GATEWAY_ENDPOINTS = ["s3", "dynamodb"]
 INTERFACE_ENDPOINTS = [
@@ -106,21 +100,27 @@ KUBERNETES_COMPONENTS = {
 # Value checks
 
 
-def _all_regions():
-    if _BOTOCORE_SESSION is None:
-        return None
-    regions = set()
-    for partition in _BOTOCORE_SESSION.get_available_partitions():
-        regions.update(_BOTOCORE_SESSION.get_available_regions("ec2", partition_name=partition))
-    return regions
+_REGIONS = []
 
 
-_REGIONS = _all_regions()
+def known_regions():
+    """Every region of every partition botocore knows, read once from its endpoint data.
+
+    Read directly rather than through botocore.session, whose import costs about a second
+    on every run of the configuration module.
+    """
+    if not _REGIONS and HAS_BOTOCORE:
+        path = os.path.join(os.path.dirname(botocore.__file__), "data", "endpoints.json")
+        with open(path) as handle:
+            endpoints = json.load(handle)
+        _REGIONS.extend(sorted({region for partition in endpoints["partitions"] for region in partition["regions"]}))
+    return _REGIONS
 
 
 def check_region(value):
     """A region of any AWS partition known to botocore."""
-    if _REGIONS and value not in _REGIONS:
+    regions = known_regions()
+    if regions and value not in regions:
         return "is not an AWS region known to botocore"
     return None
 
@@ -864,48 +864,19 @@ def _rule_compute(view, errors):
 
 
 def _rule_organization(view, errors):
-    """Accounts and guardrails refer to declared OUs; e-mails are unique; regions allowed."""
+    """Accounts and guardrails refer to declared OUs; e-mails are unique; SCPs fit AWS's limits; regions allowed."""
     base = "mlops_infrastructure.organization.config"
-    try:
-        org = view.get(base)
-        region = view.get("mlops_environment.region")
-    except _Skip:
-        return
-    ous = set(org["organizational_units"])
-    emails = {}
-    for name, account in org["accounts"].items():
-        path = "%s.accounts.%s" % (base, name)
-        if account["organizational_unit"] not in ous:
-            errors.append(ConfigError(path + ".organizational_unit", "is not a declared OU (%s)"
-                                      % ", ".join(sorted(ous)), account["organizational_unit"]))
-        email = account["email"].lower()
-        if email in emails:
-            errors.append(ConfigError(path + ".email", "is also the e-mail of account %r" % emails[email],
-                                      account["email"]))
-        emails.setdefault(email, name)
-    for target in org["guardrails"]:
-        if target != "Root" and target not in ous:
-            errors.append(ConfigError("%s.guardrails.%s" % (base, target), "is not a declared OU"))
-    for name, policy in org["custom_policies"].items():
-        for index, target in enumerate(policy["targets"]):
-            if target != "Root" and target not in ous:
-                errors.append(ConfigError("%s.custom_policies.%s.targets[%d]" % (base, name, index),
-                                          "is not a declared OU", target))
-        size = len(json.dumps({"Version": "2012-10-17", "Statement": policy["statements"]},
-                              separators=(",", ":")))
-        if size > 5120:
-            errors.append(ConfigError("%s.custom_policies.%s.statements" % (base, name),
-                                      "make a policy of %d characters; an SCP holds at most 5,120" % size))
+    org = view.get(base)
+    errors.extend(organization.check_references(org, base))
+    errors.extend(organization.check_policies(organization.desired_policies(org), base))
     uses_region_guardrail = any("deny_regions_outside_allow_list" in names for names in org["guardrails"].values())
+    region = view.get("mlops_environment.region")
     if uses_region_guardrail and view.enabled("mlops_infrastructure", "organization") \
             and region not in org["allowed_regions"]:
         errors.append(ConfigError(base + ".allowed_regions",
                                   "does not include the environment's region %s, which the guardrail "
                                   "deny_regions_outside_allow_list would lock out" % region,
                                   org["allowed_regions"]))
-    if org["security_account"] and org["security_account"] not in org["accounts"]:
-        errors.append(ConfigError(base + ".security_account", "is not an account of accounts",
-                                  org["security_account"]))
 
 
 def _rule_names(view, errors):

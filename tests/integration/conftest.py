@@ -4,12 +4,15 @@ The stand-in gets a free port and a temporary state directory, never the demo's
 (127.0.0.1:4566, .local/), so `make test` and `make demo` never share state.
 """
 
+import atexit
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -37,6 +40,11 @@ class Run:
         return "Run(rc=%s, recap=%s)\n%s" % (self.rc, self.recap, self.output[-6000:])
 
 
+# Outputs of the test runs (build/<env>/outputs.json) stay out of the checkout's build/.
+BUILD_DIR = tempfile.mkdtemp(prefix="mlops-integration-build-")
+atexit.register(shutil.rmtree, BUILD_DIR, True)
+
+
 def run_playbook(port, *args, env=None):
     environment = dict(os.environ)
     environment.update({
@@ -49,7 +57,7 @@ def run_playbook(port, *args, env=None):
     environment.update(env or {})
     process = subprocess.run(
         ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
-         os.path.join(ROOT, "playbooks", "site.yml")] + list(args),
+         os.path.join(ROOT, "playbooks", "site.yml"), "-e", json.dumps({"mlops_build_dir": BUILD_DIR})] + list(args),
         cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900, check=False)
     return Run(process)
 

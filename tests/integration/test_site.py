@@ -5,12 +5,14 @@ Each component adds itself to the converge checks here as its issue lands.
 
 import copy
 import glob
+import json
 import os
 
+import boto3
 import pytest
 import yaml
 
-from conftest import ROOT, extra_vars, run_playbook
+from conftest import BUILD_DIR, ROOT, extra_vars, run_playbook
 
 
 def local_inventory():
@@ -28,10 +30,54 @@ def converged(stand_in):
     return first
 
 
-def test_converge_summarises_the_environment(converged, stand_in):
+def aws(service, port, **credentials):
+    return boto3.client(service, region_name="us-east-1", endpoint_url="http://127.0.0.1:%d" % port,
+                        aws_access_key_id=credentials.get("AccessKeyId", "testing"),
+                        aws_secret_access_key=credentials.get("SecretAccessKey", "testing"),
+                        aws_session_token=credentials.get("SessionToken"))
+
+
+@pytest.fixture(scope="module")
+def outputs(converged):
+    with open(os.path.join(BUILD_DIR, "local", "outputs.json")) as handle:
+        return json.load(handle)
+
+
+def test_converge_summarises_the_environment(converged, stand_in, outputs):
+    member = outputs["organization"]["environment_accounts"]["local"]["account_id"]
     assert "Environment local in us-east-1, names prefixed mlops-local" in converged.output
-    assert "AWS account 123456789012" in converged.output
+    assert "Runs in AWS account %s as arn:aws:sts::%s:assumed-role/OrganizationAccountAccessRole/" % (
+        member, member) in converged.output
     assert "(stand-in at http://127.0.0.1:%d)" % stand_in in converged.output
+    assert "organization  converged" in converged.output
+
+
+def test_organization_is_visible_through_the_api(converged, stand_in, outputs):
+    orgs = aws("organizations", stand_in)
+    organization = outputs["organization"]
+    accounts = {account["Email"]: account["Id"] for account in orgs.list_accounts()["Accounts"]}
+    for name, account in organization["accounts"].items():
+        assert accounts[account["email"]] == account["id"]
+        (parent,) = orgs.list_parents(ChildId=account["id"])["Parents"]
+        assert parent["Id"] == organization["organizational_units"][account["organizational_unit"]]
+    workloads = organization["organizational_units"]["Workloads"]
+    attached = {policy["Name"] for policy in orgs.list_policies_for_target(
+        TargetId=workloads, Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    assert attached == {"FullAWSAccess", "mlops-deny-regions-outside-allow-list", "mlops-deny-s3-without-tls",
+                        "mlops-deny-iam-user-access-keys", "mlops-deny-disabling-security-services"}
+    admins = {admin["Id"] for admin in orgs.list_delegated_administrators()["DelegatedAdministrators"]}
+    assert admins == {organization["accounts"]["security"]["id"]}
+    trails = aws("cloudtrail", stand_in).describe_trails()["trailList"]
+    assert [(trail["Name"], trail["IsOrganizationTrail"]) for trail in trails] == [("mlops-organization-trail", True)]
+
+
+def test_the_environment_runs_in_its_member_account(converged, stand_in, outputs):
+    """What the environment's components create is read back through the assumed role."""
+    member = outputs["organization"]["environment_accounts"]["local"]
+    assert outputs["account"] == {"account_id": member["account_id"], "assumed_role_arn": member["role_arn"]}
+    assert member["account_id"] != outputs["organization"]["management_account_id"]
+    credentials = aws("sts", stand_in).assume_role(RoleArn=member["role_arn"], RoleSessionName="test")["Credentials"]
+    assert aws("sts", stand_in, **credentials).get_caller_identity()["Account"] == member["account_id"]
 
 
 def test_second_converge_changes_nothing(converged, stand_in):
@@ -50,7 +96,7 @@ def test_unreachable_aws_is_a_clear_failure_after_validation(silent_endpoint):
     run = run_playbook(silent_endpoint.port, *extra_vars(unreachable), env={"AWS_MAX_ATTEMPTS": "1"})
     assert run.rc != 0, run
     assert "Traceback" not in run.output, run
-    assert "Identify the AWS account" in run.output, run
+    assert "Could not converge the organization: Could not connect to the endpoint URL" in run.output, run
 
 
 def _mutate(path, value):
@@ -116,7 +162,7 @@ def test_bad_input_is_refused_before_any_aws_call(case, silent_endpoint):
     for message in expected:
         assert message in run.output, run
     assert "Traceback" not in run.output, run
-    assert "Identify the AWS account" not in run.output, run
+    assert "Converge the organization" not in run.output, run
     assert silent_endpoint.connections() == 0, "an AWS call was made before validation failed"
 
 

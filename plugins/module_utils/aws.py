@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AWS access shared by every AWS module of the collection.
+
+``MlopsAWSModule`` is amazon.aws's ``AnsibleAWSModule`` plus one option, ``assume_role``.
+With it set, every client and resource the module makes acts in the role's account
+(an environment's member account), using temporary credentials that live only in
+this process. Credential resolution, endpoints, CA bundles, botocore config and
+retries stay amazon.aws's: the only thing this class changes is which credentials
+go into the connection arguments that ``AnsibleAWSModule.client()`` already builds.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing SDK
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+# One retry policy for the collection's API calls. A platform converge makes many
+# calls in a burst against the same accounts, so throttling is expected: ten
+# jittered attempts, starting at 1 s and capped at 30 s, ride that out within
+# about three minutes without hiding a real outage for longer. A client retries a
+# call only when it is made with aws_retry=True.
+AWS_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+
+DEFAULT_SESSION_NAME = "mlops-platform"
+
+# Partition (aws, aws-cn, aws-us-gov, aws-iso-b...), 12-digit account, optional path.
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+SESSION_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{2,64}$")
+EXTERNAL_ID_PATTERN = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+MIN_DURATION_SECONDS = 900
+MAX_DURATION_SECONDS = 43200
+
+
+def assume_role_argument_spec():
+    """The ``assume_role`` option, as documented by the mlops.platform.assume_role fragment."""
+    return dict(
+        assume_role=dict(
+            type="dict",
+            options=dict(
+                role_arn=dict(type="str", required=True),
+                # An external ID guards against the confused-deputy problem; AWS does
+                # not treat it as a secret. It is still never put into a message.
+                external_id=dict(type="str", no_log=False),
+                session_name=dict(type="str", default=DEFAULT_SESSION_NAME),
+                duration_seconds=dict(type="int", default=3600),
+            ),
+        ),
+    )
+
+
+def assume_role_problems(assume_role):
+    """Every problem with the ``assume_role`` option, as messages (empty when valid).
+
+    The argument spec checks types; the shapes AWS would reject only after a round
+    trip are checked here. No message contains the external ID.
+    """
+    problems = []
+    role_arn = assume_role["role_arn"]
+    if not ROLE_ARN_PATTERN.match(role_arn):
+        problems.append(
+            "assume_role.role_arn %r is not an IAM role ARN (expected arn:aws:iam::<12-digit account>:role/<name>)"
+            % role_arn
+        )
+    if not SESSION_NAME_PATTERN.match(assume_role["session_name"]):
+        problems.append(
+            "assume_role.session_name %r must be 2 to 64 characters of letters, digits and +=,.@_-"
+            % assume_role["session_name"]
+        )
+    duration = assume_role["duration_seconds"]
+    if not MIN_DURATION_SECONDS <= duration <= MAX_DURATION_SECONDS:
+        problems.append(
+            "assume_role.duration_seconds %d is outside %d..%d" % (duration, MIN_DURATION_SECONDS, MAX_DURATION_SECONDS)
+        )
+    external_id = assume_role.get("external_id")
+    if external_id is not None and not EXTERNAL_ID_PATTERN.match(external_id):
+        problems.append("assume_role.external_id must be 2 to 1224 characters of letters, digits and +=,.@:/_-")
+    return problems
+
+
+class MlopsAWSModule(AnsibleAWSModule):
+    """``AnsibleAWSModule`` whose clients act in the account of ``assume_role``, when given.
+
+    Without ``assume_role`` it behaves exactly as ``AnsibleAWSModule``.
+    """
+
+    def __init__(self, **kwargs):
+        argument_spec = assume_role_argument_spec()
+        argument_spec.update(kwargs.get("argument_spec") or {})
+        kwargs["argument_spec"] = argument_spec
+        super().__init__(**kwargs)
+        # Held in memory only, never in params or results; one AssumeRole per run.
+        self._assumed_role_credentials = None
+
+        assume_role = self.params.get("assume_role")
+        if assume_role:
+            problems = assume_role_problems(assume_role)
+            if problems:
+                self.fail_json(msg="Invalid assume_role: " + "; ".join(problems))
+
+    @property
+    def assumed_role_arn(self):
+        """The ARN of the role the module's clients act as, or None without ``assume_role``."""
+        assume_role = self.params.get("assume_role")
+        return assume_role["role_arn"] if assume_role else None
+
+    def client(self, service, retry_decorator=None, **extra_params):
+        extra_params.update(self._role_connection_params())
+        return super().client(service, retry_decorator=retry_decorator, **extra_params)
+
+    def resource(self, service, **extra_params):
+        extra_params.update(self._role_connection_params())
+        return super().resource(service, **extra_params)
+
+    def _role_connection_params(self):
+        """boto3 credential arguments for the assumed role ({} without ``assume_role``).
+
+        AnsibleAWSModule.client() lets extra parameters override the connection
+        arguments it resolved, so only the credentials change: region, endpoint_url,
+        CA bundle, validate_certs, aws_config and profile settings are kept.
+        """
+        if not self.params.get("assume_role"):
+            return {}
+        if self._assumed_role_credentials is None:
+            credentials = self._assume_role()
+            self._assumed_role_credentials = dict(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
+        return dict(self._assumed_role_credentials)
+
+    def _assume_role(self):
+        assume_role = self.params["assume_role"]
+        request = dict(
+            RoleArn=assume_role["role_arn"],
+            RoleSessionName=assume_role["session_name"],
+            DurationSeconds=assume_role["duration_seconds"],
+        )
+        if assume_role.get("external_id"):
+            request["ExternalId"] = assume_role["external_id"]
+        # The caller's own STS client: made by AnsibleAWSModule from the module's
+        # credentials, profile, region and endpoint, exactly as without assume_role.
+        sts = super().client("sts", retry_decorator=AWS_RETRY)
+        try:
+            response = sts.assume_role(aws_retry=True, **request)
+        except (BotoCoreError, ClientError) as e:
+            self.fail_json_aws(e, msg="could not assume role %s" % assume_role["role_arn"])
+        return response["Credentials"]
+
+
+def caller_identity(module):
+    """Who the module's clients act as: ``{account_id, arn, user_id}`` from sts:GetCallerIdentity.
+
+    Raises botocore's BotoCoreError / ClientError; the caller reports them.
+    """
+    sts = module.client("sts", retry_decorator=AWS_RETRY)
+    identity = sts.get_caller_identity(aws_retry=True)
+    return dict(account_id=identity["Account"], arn=identity["Arn"], user_id=identity["UserId"])

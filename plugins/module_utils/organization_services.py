@@ -1,0 +1,440 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Security services of the organization baseline: trusted access, delegated
+administrators and the organization CloudTrail with its log bucket.
+
+Called by the ``organization`` module from the management account.
+
+Conventions, the same for every ``converge_*`` function:
+
+* Clients are amazon.aws retry-wrapped boto3 clients
+  (``module.client(service, retry_decorator=AWSRetry.jittered_backoff(...))``), so
+  every call is made with ``aws_retry=True``.  Tests wrap plain boto3 clients in
+  amazon.aws's ``RetryingBotoClientWrapper`` to get the same calling convention.
+* Each returns ``(changed, before, after)``; ``before``/``after`` are small JSON-able
+  dicts with snake_case keys, meant for the module's ``diff``.
+* With ``check_mode=True`` only read calls are made, and ``changed`` is what a real
+  run would report.
+* A run that finds everything in place makes read calls only.
+* botocore errors are raised to the caller (the module reports them with
+  ``fail_json_aws``); only the "does not exist" answers of read calls are handled here.
+* Nothing is removed that was not asked for: delegated administrations for services
+  outside the request are reported as ``unmanaged``, foreign bucket policy statements
+  and tags are kept, log objects are never read or written.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+
+POLICY_VERSION = "2012-10-17"
+# Paginated listings are retried as a whole (botocore paginators do not go through the
+# client wrapper's per-call retry).
+_PAGE_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
+
+# Statement IDs this library owns in the trail bucket's policy. Statements with
+# other Sids (or none) were put there by someone else and are kept as they are.
+SID_ACL_CHECK = "AWSCloudTrailAclCheck"
+SID_MANAGEMENT_WRITE = "AWSCloudTrailWrite"
+SID_ORGANIZATION_WRITE = "AWSCloudTrailOrganizationWrite"
+SID_DENY_INSECURE_TRANSPORT = "DenyInsecureTransport"
+MANAGED_SIDS = (SID_ACL_CHECK, SID_MANAGEMENT_WRITE, SID_ORGANIZATION_WRITE, SID_DENY_INSECURE_TRANSPORT)
+
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+OBJECT_OWNERSHIP = "BucketOwnerEnforced"
+# SSE-S3. SSE-KMS would need a customer managed key whose policy lets CloudTrail
+# encrypt and every reader decrypt; that key is not managed here.
+SSE_ALGORITHM = "AES256"
+
+# The trail settings enforced, as DescribeTrails names them, and the UpdateTrail
+# parameter that sets each.
+TRAIL_FLAGS = (
+    ("IsOrganizationTrail", "IsOrganizationTrail"),
+    ("IsMultiRegionTrail", "IsMultiRegionTrail"),
+    ("IncludeGlobalServiceEvents", "IncludeGlobalServiceEvents"),
+    ("LogFileValidationEnabled", "EnableLogFileValidation"),
+)
+
+_BUCKET_NOT_FOUND = ("404", "NoSuchBucket", "NotFound")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _unique(items):
+    """``items`` without repeats, in their first order."""
+    unique = []
+    for item in items:
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def partition_for_region(region):
+    """The ARN partition of a region name (aws, aws-cn or aws-us-gov)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def organization_trail_arn(region, account_id, trail_name):
+    """The ARN CloudTrail gives a trail; known before the trail exists, which the
+    bucket policy needs because CreateTrail checks that policy."""
+    return "arn:%s:cloudtrail:%s:%s:trail/%s" % (partition_for_region(region), region, account_id, trail_name)
+
+
+# ------------------------------------------ trusted access, delegated admins
+
+
+def _enabled_service_access(orgs):
+    entries = paginated_query_with_retries(
+        orgs, "list_aws_service_access_for_organization", retry_decorator=_PAGE_RETRY)["EnabledServicePrincipals"]
+    return set(entry["ServicePrincipal"] for entry in entries)
+
+
+def _enable_service_access(orgs, principals, check_mode):
+    if not check_mode:
+        for principal in principals:
+            orgs.enable_aws_service_access(ServicePrincipal=principal, aws_retry=True)
+
+
+def converge_trusted_service_access(orgs, service_principals, check_mode):
+    """Enable trusted access (EnableAWSServiceAccess) for each service principal.
+
+    One ListAWSServiceAccessForOrganization (paginated), then one enable call per
+    missing principal.  Never disables anything.
+    """
+    wanted = _unique(service_principals)
+    enabled = _enabled_service_access(orgs)
+    missing = [principal for principal in wanted if principal not in enabled]
+    _enable_service_access(orgs, missing, check_mode)
+    before = {"trusted_service_access": sorted(principal for principal in wanted if principal in enabled)}
+    return bool(missing), before, {"trusted_service_access": sorted(wanted)}
+
+
+def _delegated_services(orgs, account_id):
+    try:
+        services = paginated_query_with_retries(
+            orgs, "list_delegated_services_for_account", retry_decorator=_PAGE_RETRY, AccountId=account_id
+        )["DelegatedServices"]
+    except is_boto3_error_code("AccountNotRegisteredException"):
+        return set()
+    return set(service["ServicePrincipal"] for service in services)
+
+
+def converge_delegated_administrators(orgs, account_id, service_principals, check_mode):
+    """Make ``account_id`` the delegated administrator of each service principal,
+    enabling trusted access for the principal first where it is missing.
+
+    Reads: one ListAWSServiceAccessForOrganization and one
+    ListDelegatedServicesForAccount (each paginated), whatever the number of
+    principals.  Writes: EnableAWSServiceAccess and RegisterDelegatedAdministrator
+    for what is missing, in that order (registration needs trusted access).
+
+    Services the account administers but that are not asked for are returned in
+    ``after["unmanaged"]`` and left registered.
+    """
+    wanted = _unique(service_principals)
+    enabled = _enabled_service_access(orgs)
+    delegated = _delegated_services(orgs, account_id)
+    missing_access = [principal for principal in wanted if principal not in enabled]
+    missing_admin = [principal for principal in wanted if principal not in delegated]
+
+    _enable_service_access(orgs, missing_access, check_mode)
+    if not check_mode:
+        for principal in missing_admin:
+            orgs.register_delegated_administrator(AccountId=account_id, ServicePrincipal=principal, aws_retry=True)
+
+    before = {
+        "account_id": account_id,
+        "trusted_service_access": sorted(principal for principal in wanted if principal in enabled),
+        "delegated_services": sorted(delegated),
+    }
+    after = {
+        "account_id": account_id,
+        "trusted_service_access": sorted(wanted),
+        "delegated_services": sorted(delegated | set(wanted)),
+        "unmanaged": sorted(delegated - set(wanted)),
+    }
+    return bool(missing_access or missing_admin), before, after
+
+
+# ------------------------------------------------------ trail bucket policy
+
+
+def trail_bucket_policy(bucket_name, management_account_id, organization_id, trail_arn):
+    """The bucket policy an organization trail needs, plus a TLS-only Deny.
+
+    CloudTrail checks the bucket ACL and writes the management account's logs under
+    ``AWSLogs/<management account>/`` and the member accounts' under
+    ``AWSLogs/<organization id>/``; both writes are limited to this trail
+    (``aws:SourceArn``) and must hand the objects to the bucket owner.
+    """
+    partition = trail_arn.split(":")[1]
+    bucket_arn = "arn:%s:s3:::%s" % (partition, bucket_name)
+    cloudtrail = {"Service": CLOUDTRAIL_PRINCIPAL}
+    this_trail = {"aws:SourceArn": trail_arn}
+    write_condition = {"StringEquals": dict(this_trail, **{"s3:x-amz-acl": "bucket-owner-full-control"})}
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": SID_ACL_CHECK,
+                "Effect": "Allow",
+                "Principal": cloudtrail,
+                "Action": "s3:GetBucketAcl",
+                "Resource": bucket_arn,
+                "Condition": {"StringEquals": this_trail},
+            },
+            {
+                "Sid": SID_MANAGEMENT_WRITE,
+                "Effect": "Allow",
+                "Principal": cloudtrail,
+                "Action": "s3:PutObject",
+                "Resource": "%s/AWSLogs/%s/*" % (bucket_arn, management_account_id),
+                "Condition": write_condition,
+            },
+            {
+                "Sid": SID_ORGANIZATION_WRITE,
+                "Effect": "Allow",
+                "Principal": cloudtrail,
+                "Action": "s3:PutObject",
+                "Resource": "%s/AWSLogs/%s/*" % (bucket_arn, organization_id),
+                "Condition": write_condition,
+            },
+            {
+                "Sid": SID_DENY_INSECURE_TRANSPORT,
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, bucket_arn + "/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+def merged_bucket_policy(current, required):
+    """``required`` with the statements of ``current`` that this library does not
+    own (by Sid) kept in front of it."""
+    if not current:
+        return required
+    foreign = [statement for statement in current.get("Statement", []) if statement.get("Sid") not in MANAGED_SIDS]
+    merged = dict(required)
+    merged["Statement"] = foreign + list(required["Statement"])
+    return merged
+
+
+# ------------------------------------------------------------- trail bucket
+
+
+def _read_bucket(s3, bucket_name, with_tags):
+    """The bucket's settings this library manages, or None when it does not exist."""
+    try:
+        s3.head_bucket(Bucket=bucket_name, aws_retry=True)
+    except is_boto3_error_code(_BUCKET_NOT_FOUND):
+        return None
+
+    state = {"name": bucket_name}
+    try:
+        state["public_access_block"] = s3.get_public_access_block(Bucket=bucket_name, aws_retry=True)["PublicAccessBlockConfiguration"]
+    except is_boto3_error_code("NoSuchPublicAccessBlockConfiguration"):
+        state["public_access_block"] = None
+
+    try:
+        rules = s3.get_bucket_ownership_controls(Bucket=bucket_name, aws_retry=True)["OwnershipControls"]["Rules"]
+        state["object_ownership"] = rules[0]["ObjectOwnership"] if rules else None
+    except is_boto3_error_code("OwnershipControlsNotFoundError"):
+        state["object_ownership"] = None
+
+    try:
+        config = s3.get_bucket_encryption(Bucket=bucket_name, aws_retry=True)["ServerSideEncryptionConfiguration"]
+        default = (config.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault") or {}
+        state["encryption"] = {"sse_algorithm": default.get("SSEAlgorithm"), "kms_master_key_id": default.get("KMSMasterKeyID")}
+    except is_boto3_error_code("ServerSideEncryptionConfigurationNotFoundError"):
+        state["encryption"] = None
+
+    try:
+        state["policy"] = json.loads(s3.get_bucket_policy(Bucket=bucket_name, aws_retry=True)["Policy"])
+    except is_boto3_error_code("NoSuchBucketPolicy"):
+        state["policy"] = None
+
+    if with_tags:
+        try:
+            state["tags"] = boto3_tag_list_to_ansible_dict(s3.get_bucket_tagging(Bucket=bucket_name, aws_retry=True)["TagSet"])
+        except is_boto3_error_code("NoSuchTagSet"):
+            state["tags"] = {}
+    return state
+
+
+def _converge_bucket(s3, bucket_name, region, required_policy, tags, check_mode):
+    current = _read_bucket(s3, bucket_name, with_tags=bool(tags))
+    desired_tags = dict((current or {}).get("tags") or {}, **(tags or {}))
+    desired = {
+        "name": bucket_name,
+        "public_access_block": dict(PUBLIC_ACCESS_BLOCK),
+        "object_ownership": OBJECT_OWNERSHIP,
+        "encryption": {"sse_algorithm": SSE_ALGORITHM, "kms_master_key_id": None},
+        "policy": merged_bucket_policy((current or {}).get("policy"), required_policy),
+    }
+    if tags:
+        desired["tags"] = desired_tags
+
+    if current is None:
+        # Every setting is written after the create: what a new bucket starts with
+        # depends on the account's and S3's defaults of the day.
+        to_write = ("public_access_block", "object_ownership", "encryption", "policy", "tags")
+    else:
+        to_write = [key for key in ("public_access_block", "object_ownership", "encryption") if current[key] != desired[key]]
+        if current["policy"] is None or compare_policies(current["policy"], desired["policy"]):
+            to_write.append("policy")
+        if tags and current["tags"] != desired_tags:
+            to_write.append("tags")
+    to_write = [key for key in to_write if key in desired]
+    changed = current is None or bool(to_write)
+
+    if not check_mode:
+        if current is None:
+            create = {"Bucket": bucket_name}
+            if region != "us-east-1":
+                create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            s3.create_bucket(aws_retry=True, **create)
+        # Public access block and ownership first, so the bucket is never open and
+        # never ACL-governed while the rest is set; the policy last of the
+        # settings, since CreateTrail/UpdateTrail check it.
+        if "public_access_block" in to_write:
+            s3.put_public_access_block(Bucket=bucket_name, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK), aws_retry=True)
+        if "object_ownership" in to_write:
+            s3.put_bucket_ownership_controls(
+                Bucket=bucket_name, OwnershipControls={"Rules": [{"ObjectOwnership": OBJECT_OWNERSHIP}]}, aws_retry=True
+            )
+        if "encryption" in to_write:
+            s3.put_bucket_encryption(
+                Bucket=bucket_name,
+                ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": SSE_ALGORITHM}}]},
+                aws_retry=True,
+            )
+        if "tags" in to_write:
+            s3.put_bucket_tagging(Bucket=bucket_name, Tagging={"TagSet": ansible_dict_to_boto3_tag_list(desired_tags)}, aws_retry=True)
+        if "policy" in to_write:
+            s3.put_bucket_policy(Bucket=bucket_name, Policy=json.dumps(desired["policy"], sort_keys=True), aws_retry=True)
+    return changed, current, desired
+
+
+# -------------------------------------------------------------------- trail
+
+
+def _read_trail(cloudtrail, region, trail_name, with_tags):
+    """The trail whose home is ``region``, or None.  DescribeTrails with a name
+    answers only for trails of the current region (moto ignores the list, so the
+    answer is filtered here too)."""
+    trails = cloudtrail.describe_trails(trailNameList=[trail_name], includeShadowTrails=False, aws_retry=True)["trailList"]
+    found = [trail for trail in trails if trail.get("Name") == trail_name and trail.get("HomeRegion", region) == region]
+    if not found:
+        return None
+    trail = found[0]
+    state = {
+        "name": trail_name,
+        "arn": trail["TrailARN"],
+        "s3_bucket_name": trail.get("S3BucketName"),
+        "s3_key_prefix": trail.get("S3KeyPrefix") or None,
+    }
+    for described, unused_param in TRAIL_FLAGS:
+        state[_snake(described)] = bool(trail.get(described))
+    state["is_logging"] = bool(cloudtrail.get_trail_status(Name=trail["TrailARN"], aws_retry=True).get("IsLogging"))
+    if with_tags:
+        tag_lists = cloudtrail.list_tags(ResourceIdList=[trail["TrailARN"]], aws_retry=True).get("ResourceTagList") or []
+        state["tags"] = boto3_tag_list_to_ansible_dict(tag_lists[0].get("TagsList") if tag_lists else [])
+    return state
+
+
+def _snake(name):
+    return "".join("_" + char.lower() if char.isupper() else char for char in name).lstrip("_")
+
+
+def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, check_mode):
+    desired = {"name": trail_name, "arn": arn, "s3_bucket_name": bucket_name, "s3_key_prefix": None, "is_logging": True}
+    for described, unused_param in TRAIL_FLAGS:
+        desired[_snake(described)] = True
+    if tags:
+        desired["tags"] = dict((current or {}).get("tags") or {}, **tags)
+
+    if current is None:
+        if not check_mode:
+            create = dict(
+                Name=trail_name,
+                S3BucketName=bucket_name,
+                IsOrganizationTrail=True,
+                IsMultiRegionTrail=True,
+                IncludeGlobalServiceEvents=True,
+                EnableLogFileValidation=True,
+            )
+            if tags:
+                create["TagsList"] = ansible_dict_to_boto3_tag_list(tags)
+            created = cloudtrail.create_trail(aws_retry=True, **create)
+            cloudtrail.start_logging(Name=created.get("TrailARN") or arn, aws_retry=True)
+        return True, desired
+
+    update = {}
+    if current["s3_bucket_name"] != bucket_name:
+        update["S3BucketName"] = bucket_name
+    if current["s3_key_prefix"]:
+        # An empty prefix removes it: the bucket policy grants AWSLogs/ at the root.
+        update["S3KeyPrefix"] = ""
+    for described, param in TRAIL_FLAGS:
+        if not current[_snake(described)]:
+            update[param] = True
+    missing_tags = dict((key, value) for key, value in (tags or {}).items() if current.get("tags", {}).get(key) != value)
+    if not check_mode:
+        if update:
+            cloudtrail.update_trail(Name=current["arn"], aws_retry=True, **update)
+        if missing_tags:
+            cloudtrail.add_tags(ResourceId=current["arn"], TagsList=ansible_dict_to_boto3_tag_list(missing_tags), aws_retry=True)
+        if not current["is_logging"]:
+            cloudtrail.start_logging(Name=current["arn"], aws_retry=True)
+    return bool(update or missing_tags or not current["is_logging"]), desired
+
+
+def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id, region, trail_name, bucket_name, tags, check_mode):
+    """An organization trail (all regions, log file validation, logging) in
+    ``region``, delivering to ``bucket_name``: SSE-S3, public access blocked,
+    BucketOwnerEnforced, TLS-only and the policy CloudTrail needs.
+
+    ``sts_account_id`` is the management account (the caller's, from
+    GetCallerIdentity); ``cloudtrail`` and ``s3`` are clients for ``region``.
+    ``tags`` (a dict, may be empty or None) are added to the bucket and the trail;
+    other tags are kept.
+
+    The bucket is converged before the trail, since CreateTrail/UpdateTrail refuse a
+    bucket whose policy does not let CloudTrail write.  An organization trail also
+    needs trusted access for cloudtrail.amazonaws.com
+    (``converge_trusted_service_access``), or CloudTrail answers
+    CloudTrailAccessNotEnabledException.
+    """
+    current_trail = _read_trail(cloudtrail, region, trail_name, with_tags=bool(tags))
+    arn = current_trail["arn"] if current_trail else organization_trail_arn(region, sts_account_id, trail_name)
+    required_policy = trail_bucket_policy(bucket_name, sts_account_id, organization_id, arn)
+
+    bucket_changed, bucket_before, bucket_after = _converge_bucket(s3, bucket_name, region, required_policy, tags, check_mode)
+    trail_changed, trail_after = _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current_trail, check_mode)
+    before = {"bucket": bucket_before, "trail": current_trail}
+    after = {"bucket": bucket_after, "trail": trail_after}
+    return bucket_changed or trail_changed, before, after

@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: account_info
+short_description: Which AWS account a run acts in
+version_added: 0.1.0
+description:
+  - Reports the AWS account, principal ARN and user ID that the task's AWS calls are made as,
+    from C(sts:GetCallerIdentity).
+  - With O(assume_role), the role is assumed first and the identity reported is the assumed
+    role's, in the role's account. A playbook runs this as a preflight with the
+    environment's member-account role to show that the run acts inside that account, and to
+    fail early when the role cannot be assumed.
+  - Nothing is changed. The temporary credentials of an assumed role are never returned.
+author:
+  - mlops.platform contributors (@mlops-platform)
+options: {}
+extends_documentation_fragment:
+  - mlops.platform.assume_role
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Only C(sts:AssumeRole) (with O(assume_role)) and C(sts:GetCallerIdentity) are called; the
+    latter needs no permission.
+  - The module never changes anything; O(ignore:check_mode) is supported and the result is
+    the same.
+seealso:
+  - module: amazon.aws.aws_caller_info
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details: The module never changes anything, so there is no difference to show.
+"""
+
+EXAMPLES = r"""
+- name: Show which account the controller's own credentials act in
+  mlops.platform.account_info:
+    region: eu-west-1
+  register: management_account
+
+- name: Preflight - act inside the environment's member account
+  mlops.platform.account_info:
+    region: "{{ mlops_config.mlops_environment.region }}"
+    assume_role:
+      role_arn: "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
+      session_name: mlops-dev-preflight
+  register: member_account
+
+- name: Stop unless the run acts in the member account
+  ansible.builtin.assert:
+    that:
+      - member_account.account_id == "111111111111"
+    fail_msg: "Acting in {{ member_account.account_id }}, not in the member account"
+"""
+
+RETURN = r"""
+account_id:
+  description: The 12-digit ID of the account the task's AWS calls act in.
+  returned: success
+  type: str
+  sample: "111111111111"
+arn:
+  description:
+    - ARN of the principal the calls are made as; with O(assume_role), the assumed-role
+      session C(arn:aws:sts::<account>:assumed-role/<role name>/<session name>).
+  returned: success
+  type: str
+  sample: arn:aws:sts::111111111111:assumed-role/OrganizationAccountAccessRole/mlops-platform
+user_id:
+  description:
+    - Unique ID of the principal; for an assumed role, C(<role ID>:<session name>).
+  returned: success
+  type: str
+  sample: AROAEXAMPLEROLEID1234:mlops-platform
+assumed_role_arn:
+  description: The role ARN given in O(assume_role.role_arn). No credential is ever returned.
+  returned: when O(assume_role) is set
+  type: str
+  sample: arn:aws:iam::111111111111:role/OrganizationAccountAccessRole
+"""
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # MlopsAWSModule reports the missing SDK
+
+from ansible_collections.mlops.platform.plugins.module_utils.aws import (
+    MlopsAWSModule,
+    caller_identity,
+)
+
+
+def main():
+    module = MlopsAWSModule(argument_spec={}, supports_check_mode=True)
+
+    try:
+        identity = caller_identity(module)
+    except (BotoCoreError, ClientError) as e:
+        module.fail_json_aws(e, msg="could not get the caller identity")
+
+    if module.assumed_role_arn:
+        identity["assumed_role_arn"] = module.assumed_role_arn
+    module.exit_json(changed=False, **identity)
+
+
+if __name__ == "__main__":
+    main()

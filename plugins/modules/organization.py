@@ -1,0 +1,643 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: organization
+short_description: Converge an AWS Organization baseline - OUs, member accounts, guardrail SCPs
+version_added: 0.1.0
+description:
+  - Converges, from the management account, the organization (all features), a nested OU
+    tree, member accounts placed in their OUs and tagged, and guardrail service control
+    policies attached to their targets.
+  - Reads the whole organization once, computes the difference and calls only what
+    differs. Check mode predicts every creation without failing on an empty account.
+  - Account creation is asynchronous. The module starts every missing account, then
+    waits for all of them with a waiter. An interrupted run is recovered; an account whose
+    creation is still in progress (found by name) or already done (found by e-mail) is
+    adopted, never created twice.
+  - Also delegates the administration of the security services to the security account and
+    keeps an organization CloudTrail with its log bucket (see the notes).
+  - Accounts are never closed, removed or moved out of the organization. An account or OU
+    that is no longer in O(config) is reported in RV(unmanaged), not acted on.
+  - SCP documents are built from data, compared semantically with what AWS holds
+    (order-insensitive) and updated only when they differ. Policies this module owns are
+    named C(mlops-*) and tagged C(mlops.platform/managed=true); a guardrail removed from
+    O(config) is detached, and deleted once no target uses it.
+author:
+  - mlops.platform contributors (@mlops-platform)
+options:
+  config:
+    description:
+      - The C(config) of the C(organization) component, as in
+        C(mlops_config.mlops_infrastructure.organization.config). Keys, defaults and
+        allowed values are those of docs/configuration.md; they are merged over the
+        defaults and validated before any AWS call, every problem reported with its
+        dotted path.
+    type: dict
+    required: true
+  environment:
+    description:
+      - Name of the environment whose member account is returned as RV(environment_account).
+    type: str
+  access_role_name:
+    description:
+      - Role that CreateAccount creates in each new member account, trusted by the
+        management account; returned as each account's C(role_arn).
+    type: str
+    default: OrganizationAccountAccessRole
+  tags:
+    description:
+      - Tags put on every account and policy this module manages, under each account's own tags.
+      - Tags set on accounts by other tools are left alone.
+    type: dict
+    default: {}
+  account_creation_timeout:
+    description: Seconds to wait for new accounts to be created.
+    type: int
+    default: 1200
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - Runs with the management account's credentials. SCPs never restrict the management account.
+  - The security account (C(config.security_account)) becomes delegated administrator of
+    Security Hub, GuardDuty and Config (C(config.amazonaws.com) and
+    C(config-multiaccountsetup.amazonaws.com)) through Organizations, with trusted access
+    enabled first. The per-region service side (C(securityhub/guardduty
+    EnableOrganizationAdminAccount)) is not done by this module.
+  - With C(config.organization_trail), an organization CloudTrail C(mlops-organization-trail)
+    (all regions, log file validation) writes to the bucket
+    C(mlops-organization-trail-<management account id>), which is TLS-only, SSE-S3
+    encrypted, public access blocked and owner-enforced. Its objects are never touched.
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Converge the organization baseline from the merged configuration
+  mlops.platform.organization:
+    config: "{{ mlops_config.mlops_infrastructure.organization.config }}"
+    environment: "{{ mlops_config.mlops_environment.name }}"
+    tags: "{{ mlops_config.mlops_environment.tags }}"
+
+- name: A small organization given inline
+  mlops.platform.organization:
+    config:
+      organizational_units: [Security, Workloads, Workloads/Production]
+      accounts:
+        prod:
+          email: aws+prod@example.com
+          organizational_unit: Workloads/Production
+          environment: prod
+      guardrails:
+        Workloads: [deny_leaving_organization, deny_s3_without_tls]
+"""
+
+RETURN = r"""
+organization_id:
+  description: Id of the organization; C((known after apply)) in check mode before it exists.
+  returned: always
+  type: str
+  sample: o-a1b2c3d4e5
+root_id:
+  description: Id of the organization's root.
+  returned: always
+  type: str
+  sample: r-a1b2
+management_account_id:
+  description: Account id of the management account.
+  returned: always
+  type: str
+  sample: "123456789012"
+organizational_units:
+  description: OU ids by path.
+  returned: always
+  type: dict
+  sample: {"Workloads": "ou-a1b2-11111111", "Workloads/Production": "ou-a1b2-22222222"}
+accounts:
+  description: Member accounts by name, with C(id), C(email), C(organizational_unit), C(environment) and C(role_arn).
+  returned: always
+  type: dict
+  sample:
+    prod:
+      id: "210987654321"
+      email: aws+prod@example.com
+      organizational_unit: Workloads/Production
+      environment: prod
+      role_arn: arn:aws:iam::210987654321:role/OrganizationAccountAccessRole
+environment_accounts:
+  description: The member account of each environment, C({account_id, role_arn}) by environment name.
+  returned: always
+  type: dict
+  sample: {"prod": {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"}}
+environment_account:
+  description: The member account of O(environment), or an empty dict when it has none.
+  returned: always
+  type: dict
+  sample: {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"}
+policies:
+  description: SCPs this module manages, C({id, targets}) by name.
+  returned: always
+  type: dict
+  sample: {"mlops-deny-leaving-organization": {"id": "p-abcd1234", "targets": ["Root"]}}
+unmanaged:
+  description: Accounts and OUs in the organization that O(config) does not declare; reported, never changed.
+  returned: always
+  type: dict
+  sample: {"accounts": ["legacy@example.com"], "organizational_units": ["Sandbox"]}
+ansible_facts:
+  description: The outputs above under C(mlops_organization), for the roles that follow.
+  returned: always
+  type: dict
+  contains:
+    mlops_organization:
+      description: RV(organization_id), RV(root_id), RV(management_account_id), RV(organizational_units), RV(accounts),
+        RV(environment_accounts), RV(policies).
+      type: dict
+      returned: always
+"""
+
+import json
+
+try:
+    import botocore
+    from botocore import waiter as core_waiter
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.mlops.platform.plugins.module_utils import organization as org
+from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
+from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
+from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
+
+UNKNOWN = "(known after apply)"
+SCP = "SERVICE_CONTROL_POLICY"
+
+# Services whose organization-wide administration is delegated to the security account.
+DELEGATED_SERVICES = [
+    "securityhub.amazonaws.com",
+    "guardduty.amazonaws.com",
+    "config.amazonaws.com",
+    "config-multiaccountsetup.amazonaws.com",
+]
+TRAIL_NAME = "mlops-organization-trail"
+
+# CreateAccount has no waiter in botocore: this one polls DescribeCreateAccountStatus.
+_CREATE_ACCOUNT_WAITER = {
+    "version": 2,
+    "waiters": {
+        "AccountCreated": {
+            "operation": "DescribeCreateAccountStatus",
+            "delay": 10,
+            "maxAttempts": 120,
+            "acceptors": [
+                {"matcher": "path", "argument": "CreateAccountStatus.State", "expected": "SUCCEEDED",
+                 "state": "success"},
+                {"matcher": "path", "argument": "CreateAccountStatus.State", "expected": "FAILED",
+                 "state": "success"},
+                {"matcher": "error", "expected": "TooManyRequestsException", "state": "retry"},
+            ],
+        }
+    },
+}
+
+
+def trail_bucket_name(management_account_id):
+    """The organization trail's log bucket: one per organization, unique through the account id."""
+    return "mlops-organization-trail-%s" % management_account_id
+
+
+class OrganizationError(Exception):
+    """A problem to report with the config path it concerns."""
+
+    def __init__(self, path, message):
+        super(OrganizationError, self).__init__("config.%s: %s" % (path, message))
+
+
+class Organization:
+    """Reads the live organization once and converges it toward the desired state."""
+
+    def __init__(self, module, config, retry):
+        self.module = module
+        self.config = config
+        self.check_mode = module.check_mode
+        self.retry = retry
+        self.client = module.client("organizations", retry_decorator=retry)
+        self.services_before = {}
+        self.services_after = {}
+        self.changed = False
+        self.tags = dict(module.params["tags"])
+        self.tags[org.MANAGED_TAG] = "true"
+        self.organization = None
+        self.root_id = None
+        self.ous = {}           # path -> id
+        self.parents = {}       # account id -> path of its parent (Root or an OU path)
+        self.accounts = {}      # email (lower) -> account dict from ListAccounts
+        self.policies = {}      # managed policy name -> {id, document, targets: set of target ids}
+        self.root_policy_types = {}
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def paginate(self, operation, key, **params):
+        return paginated_query_with_retries(self.client, operation, retry_decorator=self.retry, **params)[key]
+
+    def read_root(self):
+        root = self.paginate("list_roots", "Roots")[0]
+        self.root_id = root["Id"]
+        self.root_policy_types = {policy_type["Type"]: policy_type["Status"]
+                                  for policy_type in root.get("PolicyTypes", [])}
+
+    def read(self):
+        try:
+            self.organization = self.client.describe_organization(aws_retry=True)["Organization"]
+        except is_boto3_error_code("AWSOrganizationsNotInUseException"):
+            return
+        self.read_root()
+        pending = [(org.ROOT, self.root_id)]
+        while pending:
+            path, parent_id = pending.pop()
+            for account in self.paginate("list_accounts_for_parent", "Accounts", ParentId=parent_id):
+                self.parents[account["Id"]] = path
+            for unit in self.paginate("list_organizational_units_for_parent", "OrganizationalUnits",
+                                      ParentId=parent_id):
+                unit_path = unit["Name"] if path == org.ROOT else "%s/%s" % (path, unit["Name"])
+                self.ous[unit_path] = unit["Id"]
+                pending.append((unit_path, unit["Id"]))
+        for account in self.paginate("list_accounts", "Accounts"):
+            self.accounts[account["Email"].lower()] = account
+        for summary in self.paginate("list_policies", "Policies", Filter=SCP):
+            if not summary["Name"].startswith(org.POLICY_PREFIX) or summary.get("AwsManaged"):
+                continue
+            policy = self.client.describe_policy(PolicyId=summary["Id"], aws_retry=True)["Policy"]
+            targets = self.paginate("list_targets_for_policy", "Targets", PolicyId=summary["Id"])
+            self.policies[summary["Name"]] = {
+                "id": summary["Id"],
+                "description": summary.get("Description", ""),
+                "document": json.loads(policy["Content"]),
+                "targets": {self.ou_path_of(target["TargetId"]) for target in targets},
+            }
+
+    # -- converging ------------------------------------------------------------------------
+
+    def ensure_organization(self):
+        if self.organization is not None:
+            if self.organization.get("FeatureSet") != "ALL":
+                raise OrganizationError("", "the organization %s has only consolidated billing; enable all features "
+                                            "in the console first (it needs every member's consent)"
+                                        % self.organization["Id"])
+            return
+        self.changed = True
+        if self.check_mode:
+            self.organization = {"Id": UNKNOWN, "MasterAccountId": UNKNOWN}
+            self.root_id = UNKNOWN
+            self.root_policy_types = {}
+            return
+        self.organization = self.client.create_organization(FeatureSet="ALL", aws_retry=True)["Organization"]
+        self.read_root()
+
+    def ensure_scp_type_enabled(self):
+        if self.root_policy_types.get(SCP) == "ENABLED":
+            return
+        self.changed = True
+        if not self.check_mode:
+            self.client.enable_policy_type(RootId=self.root_id, PolicyType=SCP, aws_retry=True)
+        self.root_policy_types[SCP] = "ENABLED"
+
+    def target_id(self, path):
+        """The id of Root or an OU path; any other target (an account id) is its own id."""
+        return self.root_id if path == org.ROOT else self.ous.get(path, path)
+
+    def ensure_organizational_units(self):
+        for path in org.ou_paths_in_creation_order(self.config["organizational_units"]):
+            if path in self.ous:
+                continue
+            parent, name = org.split_path(path)
+            self.changed = True
+            if self.check_mode:
+                self.ous[path] = UNKNOWN
+                continue
+            unit = self.client.create_organizational_unit(
+                ParentId=self.target_id(parent), Name=name, Tags=ansible_dict_to_boto3_tag_list(self.tags),
+                aws_retry=True)["OrganizationalUnit"]
+            self.ous[path] = unit["Id"]
+
+    def ensure_accounts(self):
+        """Create missing accounts (all started before any is waited for), then place and tag them."""
+        in_flight = {}
+        started = {}
+        missing = [name for name, account in self.config["accounts"].items()
+                   if account["email"].lower() not in self.accounts]
+        if missing and not self.check_mode and self.organization.get("Id") != UNKNOWN:
+            for status in self.paginate("list_create_account_status", "CreateAccountStatuses",
+                                        States=["IN_PROGRESS"]):
+                in_flight[status["AccountName"]] = status["Id"]
+        for name in missing:
+            account = self.config["accounts"][name]
+            self.changed = True
+            if self.check_mode:
+                self.accounts[account["email"].lower()] = {"Id": UNKNOWN, "Email": account["email"]}
+                continue
+            if name in in_flight:
+                started[name] = in_flight[name]  # an interrupted run started it: adopt, never create twice
+                continue
+            status = self.client.create_account(
+                Email=account["email"], AccountName=name, RoleName=self.module.params["access_role_name"],
+                IamUserAccessToBilling="DENY", Tags=ansible_dict_to_boto3_tag_list(self.account_tags(account)),
+                aws_retry=True)["CreateAccountStatus"]
+            started[name] = status["Id"]
+        if started:
+            self.wait_for_accounts(started)
+        for name, account in self.config["accounts"].items():
+            live = self.accounts[account["email"].lower()]
+            self.place_account(name, live)
+            self.tag_account(live, account)
+
+    def account_tags(self, account):
+        tags = dict(self.tags)
+        tags.update(account["tags"])
+        return tags
+
+    def wait_for_accounts(self, started):
+        model = core_waiter.WaiterModel(_CREATE_ACCOUNT_WAITER)
+        client = getattr(self.client, "client", self.client)  # the raw client under the retry wrapper
+        waiter = core_waiter.create_waiter_with_client("AccountCreated", model, client)
+        timeout = self.module.params["account_creation_timeout"]
+        delay = _CREATE_ACCOUNT_WAITER["waiters"]["AccountCreated"]["delay"]
+        for name, request_id in started.items():
+            try:
+                waiter.wait(CreateAccountRequestId=request_id,
+                            WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)})
+            except botocore.exceptions.WaiterError as exc:
+                raise OrganizationError("accounts.%s" % name, "account creation did not finish in %d s (%s)"
+                                        % (timeout, exc))
+            status = self.client.describe_create_account_status(
+                CreateAccountRequestId=request_id, aws_retry=True)["CreateAccountStatus"]
+            if status["State"] == "FAILED":
+                raise OrganizationError("accounts.%s.email" % name, "account creation failed: %s"
+                                        % status.get("FailureReason", "no reason given"))
+            email = self.config["accounts"][name]["email"]
+            account = {"Id": status["AccountId"], "Email": email, "Name": name}
+            self.accounts[email.lower()] = account
+            self.parents[status["AccountId"]] = org.ROOT  # CreateAccount places new accounts in the root
+
+    def place_account(self, name, live):
+        wanted = self.config["accounts"][name]["organizational_unit"]
+        if live["Id"] == UNKNOWN:
+            self.parents[live["Id"]] = wanted
+            return
+        current = self.parents.get(live["Id"], org.ROOT)
+        if current == wanted:
+            return
+        self.changed = True
+        if not self.check_mode:
+            self.client.move_account(AccountId=live["Id"], SourceParentId=self.target_id(current),
+                                     DestinationParentId=self.target_id(wanted), aws_retry=True)
+        self.parents[live["Id"]] = wanted
+
+    def tag_account(self, live, account):
+        if live["Id"] == UNKNOWN:
+            return
+        current = boto3_tag_list_to_ansible_dict(
+            self.paginate("list_tags_for_resource", "Tags", ResourceId=live["Id"]))
+        wanted = self.account_tags(account)
+        missing = {key: value for key, value in wanted.items() if current.get(key) != value}
+        live["Tags"] = dict(current, **wanted)
+        if not missing:
+            return
+        self.changed = True
+        if not self.check_mode:
+            self.client.tag_resource(ResourceId=live["Id"], Tags=ansible_dict_to_boto3_tag_list(missing),
+                                     aws_retry=True)
+
+    def ensure_policies(self, desired):
+        for name, policy in sorted(desired.items()):
+            current = self.policies.get(name)
+            content = org.minified(policy["document"])
+            if current is None:
+                self.changed = True
+                new_id = UNKNOWN
+                if not self.check_mode:
+                    new_id = self.client.create_policy(
+                        Content=content, Description=policy["description"], Name=name, Type=SCP,
+                        Tags=ansible_dict_to_boto3_tag_list(self.tags), aws_retry=True)["Policy"]["PolicySummary"]["Id"]
+                current = self.policies[name] = {"id": new_id, "description": policy["description"],
+                                                 "document": policy["document"], "targets": set()}
+            elif compare_policies(current["document"], policy["document"]) or \
+                    current["description"] != policy["description"]:
+                self.changed = True
+                if not self.check_mode:
+                    self.client.update_policy(PolicyId=current["id"], Content=content,
+                                              Description=policy["description"], aws_retry=True)
+                current["document"] = policy["document"]
+                current["description"] = policy["description"]
+            wanted = set(policy["targets"])
+            # Detach before attaching, so a move between targets never exceeds five SCPs on one.
+            for target in sorted(current["targets"] - wanted):
+                self.changed = True
+                if not self.check_mode:
+                    self.client.detach_policy(PolicyId=current["id"], TargetId=self.target_id(target),
+                                              aws_retry=True)
+            for target in sorted(wanted - current["targets"]):
+                self.changed = True
+                if not self.check_mode:
+                    self.client.attach_policy(PolicyId=current["id"], TargetId=self.target_id(target),
+                                              aws_retry=True)
+            current["targets"] = wanted
+        for name in sorted(set(self.policies) - set(desired)):
+            current = self.policies.pop(name)
+            self.changed = True
+            if self.check_mode:
+                continue
+            for target in sorted(current["targets"]):
+                self.client.detach_policy(PolicyId=current["id"], TargetId=self.target_id(target), aws_retry=True)
+            self.client.delete_policy(PolicyId=current["id"], aws_retry=True)
+
+    def ensure_security_services(self):
+        """Delegated administrators for the security services; the organization trail and its bucket."""
+        unknown = self.organization["Id"] == UNKNOWN
+        security = self.config["security_account"]
+        if security:
+            account_id = self.accounts[self.config["accounts"][security]["email"].lower()]["Id"]
+            if unknown or account_id == UNKNOWN:
+                self.changed = True  # nothing to read yet: everything will be created
+                self.services_after["delegated_administrators"] = {"account_id": account_id,
+                                                                   "delegated_services": sorted(DELEGATED_SERVICES)}
+            else:
+                changed, before, after = services.converge_delegated_administrators(
+                    self.client, account_id, DELEGATED_SERVICES, self.check_mode)
+                self.record("delegated_administrators", changed, before, after)
+        if self.config["organization_trail"]:
+            management = self.organization["MasterAccountId"]
+            if unknown:
+                self.changed = True
+                self.services_after["organization_trail"] = {"trail": TRAIL_NAME}
+                return
+            changed, before, after = services.converge_trusted_service_access(
+                self.client, [services.CLOUDTRAIL_PRINCIPAL], self.check_mode)
+            self.record("trusted_service_access", changed, before, after)
+            changed, before, after = services.converge_organization_trail(
+                self.module.client("cloudtrail", retry_decorator=self.retry),
+                self.module.client("s3", retry_decorator=self.retry),
+                management, self.organization["Id"], self.module.region, TRAIL_NAME,
+                trail_bucket_name(management), self.tags, self.check_mode)
+            self.record("organization_trail", changed, before, after)
+
+    def record(self, key, changed, before, after):
+        self.changed |= changed
+        self.services_before[key] = before
+        self.services_after[key] = after
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def ou_path_of(self, target_id):
+        if target_id == self.root_id and target_id != UNKNOWN:
+            return org.ROOT
+        for path, ou_id in self.ous.items():
+            if ou_id == target_id:
+                return path
+        return target_id
+
+    def state(self):
+        """The diffable view: what a person compares between before and after."""
+        if self.organization is None:
+            return {}
+        accounts = {}
+        for name, account in sorted(self.config["accounts"].items()):
+            live = self.accounts.get(account["email"].lower())
+            if live is None:
+                continue
+            accounts[name] = {
+                "id": live["Id"],
+                "email": account["email"],
+                "organizational_unit": account["organizational_unit"] if live["Id"] == UNKNOWN
+                else self.parents.get(live["Id"], org.ROOT),
+            }
+        return {
+            "organization_id": self.organization["Id"],
+            "organizational_units": sorted(self.ous),
+            "accounts": accounts,
+            "policies": {
+                name: {"targets": sorted(policy["targets"]), "description": policy["description"],
+                       "document": policy["document"]}
+                for name, policy in sorted(self.policies.items())
+            },
+        }
+
+    def outputs(self):
+        role_name = self.module.params["access_role_name"]
+        # arn:<partition>:organizations::...: the member roles live in the same partition.
+        partition = self.organization.get("Arn", "arn:aws:").split(":")[1]
+        accounts = {}
+        environments = {}
+        for name, account in sorted(self.config["accounts"].items()):
+            live = self.accounts[account["email"].lower()]
+            role_arn = UNKNOWN if live["Id"] == UNKNOWN else org.account_role_arn(live["Id"], role_name, partition)
+            accounts[name] = {
+                "id": live["Id"],
+                "email": account["email"],
+                "organizational_unit": account["organizational_unit"],
+                "environment": account["environment"],
+                "role_arn": role_arn,
+            }
+            if account["environment"]:
+                environments[account["environment"]] = {"account_id": live["Id"], "role_arn": role_arn}
+        declared = {account["email"].lower() for account in self.config["accounts"].values()}
+        management = self.organization.get("MasterAccountId")
+        return {
+            "organization_id": self.organization["Id"],
+            "root_id": self.root_id,
+            "management_account_id": management,
+            "organizational_units": dict(sorted(self.ous.items())),
+            "accounts": accounts,
+            "environment_accounts": environments,
+            "policies": {name: {"id": policy["id"], "targets": sorted(policy["targets"])}
+                         for name, policy in sorted(self.policies.items())},
+            "unmanaged": {
+                "accounts": sorted(account["Email"] for email, account in self.accounts.items()
+                                   if email not in declared and account["Id"] != management),
+                "organizational_units": sorted(set(self.ous) - set(self.config["organizational_units"])),
+            },
+        }
+
+
+def validate_config(module):
+    """The component's config, merged over the defaults; every problem reported before any call."""
+    option = ORGANIZATION.options["config"]
+    errors = []
+    config = option.validate(deep_merge(option.default(), module.params["config"]), "config", errors)
+    if not errors:
+        errors = org.check_references(config, "config") + \
+            org.check_policies(org.desired_policies(config), "config")
+    if errors:
+        errors = sorted(errors, key=lambda error: error.path)
+        module.fail_json(msg="The organization configuration has %d problem(s):\n%s"
+                         % (len(errors), "\n".join("- %s" % error for error in errors)),
+                         errors=[error.as_dict() for error in errors])
+    return config
+
+
+def main():
+    argument_spec = dict(
+        config=dict(type="dict", required=True),
+        environment=dict(type="str"),
+        access_role_name=dict(type="str", default="OrganizationAccountAccessRole"),
+        tags=dict(type="dict", default={}),
+        account_creation_timeout=dict(type="int", default=1200),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    config = validate_config(module)
+    desired = org.desired_policies(config)
+
+    retry = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
+                                      catch_extra_error_codes=["ConcurrentModificationException"])
+    organization = Organization(module, config, retry)
+    try:
+        organization.read()
+        before = organization.state()
+        organization.ensure_organization()
+        organization.ensure_scp_type_enabled()
+        organization.ensure_organizational_units()
+        organization.ensure_accounts()
+        organization.ensure_policies(desired)
+        organization.ensure_security_services()
+    except OrganizationError as exc:
+        module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Could not converge the organization")
+
+    outputs = organization.outputs()
+    result = dict(outputs)
+    result["unmanaged"] = outputs.pop("unmanaged")
+    environment = module.params["environment"]
+    result["environment_account"] = outputs["environment_accounts"].get(environment, {}) if environment else {}
+    after = organization.state()
+    if organization.services_before or organization.services_after:
+        before["security_services"] = organization.services_before
+        after["security_services"] = organization.services_after
+    module.exit_json(changed=organization.changed, diff={"before": before, "after": after},
+                     ansible_facts={"mlops_organization": outputs}, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+"""The organization baseline: guardrail builder, policy checks, and the converge against moto.
+
+Calls the stand-in lacks (an account creation still IN_PROGRESS, a FAILED creation) are
+driven with botocore's Stubber, which checks every request against the real API model.
+"""
+
+import copy
+import json
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.mlops.platform.plugins.module_utils import organization as org
+from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
+from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
+
+RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
+
+
+def config_with(**overrides):
+    option = ORGANIZATION.options["config"]
+    errors = []
+    config = option.validate(
+        module_under_test.deep_merge(option.default(), overrides), "config", errors)
+    assert errors == []
+    return config
+
+
+BASE = dict(
+    accounts={
+        "dev": {"email": "aws+dev@example.com", "organizational_unit": "Workloads/NonProduction", "environment": "dev"},
+        "security": {"email": "aws+sec@example.com", "organizational_unit": "Security"},
+    },
+    allowed_regions=["eu-west-1"],
+)
+
+
+# --- pure logic -------------------------------------------------------------------------------
+
+def test_every_guardrail_builds_a_valid_scp_within_limits():
+    config = config_with(guardrails={"Root": sorted(org.GUARDRAILS)[:4], "Workloads": sorted(org.GUARDRAILS)[4:]},
+                         allowed_regions=["eu-west-1", "us-east-1"])
+    policies = org.desired_policies(config)
+    assert set(policies) == {org.policy_name(name) for name in org.GUARDRAILS}
+    for policy in policies.values():
+        text = org.minified(policy["document"])
+        assert json.loads(text) == policy["document"]
+        assert len(text) <= org.SCP_MAX_CHARACTERS
+        assert all(statement["Effect"] == "Deny" for statement in policy["document"]["Statement"])
+    assert org.check_policies(policies, "config") == []
+
+
+def test_region_guardrail_exempts_global_services_and_break_glass_roles():
+    config = config_with(guardrails={"Root": ["deny_regions_outside_allow_list"]},
+                         allowed_regions=["us-east-1", "eu-west-1"],
+                         exempt_principal_arns=["arn:aws:iam::*:role/BreakGlass"])
+    (statement,) = org.desired_policies(config)["mlops-deny-regions-outside-allow-list"]["document"]["Statement"]
+    assert "iam:*" in statement["NotAction"] and "sts:*" in statement["NotAction"]
+    assert statement["Condition"] == {
+        "StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]},
+        "ArnNotLike": {"aws:PrincipalARN": ["arn:aws:iam::*:role/BreakGlass"]},
+    }
+
+
+def test_a_guardrail_on_several_targets_is_one_policy():
+    config = config_with(guardrails={"Root": ["deny_root_user"], "Workloads": ["deny_root_user"]})
+    policies = org.desired_policies(config)
+    assert policies["mlops-deny-root-user"]["targets"] == ["Root", "Workloads"]
+
+
+def test_oversized_custom_policy_is_refused_with_its_path():
+    statements = [{"Effect": "Deny", "Action": "s3:%s" % ("x" * 100), "Resource": "*"}] * 60
+    config = config_with(custom_policies={"big": {"targets": ["Root"], "statements": statements}})
+    problems = [str(problem) for problem in org.check_policies(org.desired_policies(config), "config")]
+    assert len(problems) == 1 and problems[0].startswith(
+        "config.custom_policies.big: make SCP mlops-big ") and "an SCP holds at most 5120" in problems[0]
+
+
+def test_statement_without_effect_or_action_is_refused():
+    config = config_with(custom_policies={"odd": {"targets": ["Root"], "statements": [{"Resource": "*"}]}})
+    assert [str(p) for p in org.check_policies(org.desired_policies(config), "config")] == [
+        "config.custom_policies.odd.statements[0]: lacks Effect and Action or NotAction, which every SCP statement needs"]
+
+
+def test_more_than_five_scps_on_one_target_is_refused():
+    config = config_with(guardrails={"Workloads": sorted(org.GUARDRAILS)[:5]})
+    problems = [str(p) for p in org.check_policies(org.desired_policies(config), "config")]
+    assert problems == [
+        "config.guardrails.Workloads: attach 6 SCPs to Workloads (%s, plus FullAWSAccess); AWS allows at most 5 "
+        "per target" % ", ".join(sorted(org.policy_name(name) for name in sorted(org.GUARDRAILS)[:5]))]
+
+
+def test_policy_diff_is_order_insensitive():
+    config = config_with(guardrails={"Root": ["deny_disabling_security_services"]})
+    document = org.desired_policies(config)["mlops-deny-disabling-security-services"]["document"]
+    shuffled = copy.deepcopy(document)
+    shuffled["Statement"][0]["Action"] = list(reversed(shuffled["Statement"][0]["Action"]))
+    assert not compare_policies(shuffled, document)
+    shuffled["Statement"][0]["Action"].pop()
+    assert compare_policies(shuffled, document)
+
+
+def test_references_to_undeclared_ous():
+    config = config_with(accounts={"x": {"email": "x@example.com", "organizational_unit": "Nowhere"}},
+                         guardrails={"Elsewhere": ["deny_root_user"]})
+    assert [str(p) for p in org.check_references(config, "config")] == [
+        "config.accounts.x.organizational_unit: 'Nowhere' is not a declared OU "
+        "(Infrastructure, Security, Workloads, Workloads/NonProduction, Workloads/Production)",
+        "config.guardrails.Elsewhere: is not a declared OU"]
+
+
+def test_ou_creation_order_puts_parents_first():
+    assert org.ou_paths_in_creation_order(["A/B/C", "A", "D", "A/B"]) == ["A", "D", "A/B", "A/B/C"]
+
+
+# --- the converge, against moto ------------------------------------------------------------------
+
+class FakeModule:
+    """What Organization needs of AnsibleAWSModule: params, check_mode and client()."""
+
+    def __init__(self, client, check_mode=False, **params):
+        self._client = client
+        self.check_mode = check_mode
+        self.params = {"tags": {"Project": "test"}, "access_role_name": "OrganizationAccountAccessRole",
+                       "account_creation_timeout": 30, "environment": "dev"}
+        self.params.update(params)
+
+    region = "us-east-1"
+
+    def client(self, service, retry_decorator=None):
+        client = self._client if service == "organizations" else boto3.client(service, region_name=self.region)
+        return RetryingBotoClientWrapper(client, retry_decorator)
+
+
+class Calls:
+    """Operation names of every API call a client makes."""
+
+    def __init__(self, client):
+        self.names = []
+        client.meta.events.register("before-call.*.*", self.record)
+
+    def record(self, model, **kwargs):
+        self.names.append(model.name)
+
+    def writes(self):
+        return [name for name in self.names if not name.startswith(("Describe", "List", "Get"))]
+
+
+def converge(client, config, check_mode=False):
+    organization = module_under_test.Organization(FakeModule(client, check_mode), config, RETRY)
+    organization.read()
+    before = organization.state()
+    organization.ensure_organization()
+    organization.ensure_scp_type_enabled()
+    organization.ensure_organizational_units()
+    organization.ensure_accounts()
+    organization.ensure_policies(org.desired_policies(config))
+    return organization, before
+
+
+@pytest.fixture
+def orgs():
+    with mock_aws():
+        yield boto3.client("organizations", region_name="us-east-1")
+
+
+def test_converge_from_nothing_then_nothing_to_do(orgs):
+    config = config_with(**BASE)
+    calls = Calls(orgs)
+    organization, before = converge(orgs, config)
+    assert organization.changed and before == {}
+    outputs = organization.outputs()
+    dev = outputs["environment_accounts"]["dev"]
+    assert dev["role_arn"] == "arn:aws:iam::%s:role/OrganizationAccountAccessRole" % dev["account_id"]
+    assert set(outputs["organizational_units"]) == set(config["organizational_units"])
+    parents = orgs.list_parents(ChildId=dev["account_id"])["Parents"]
+    assert parents == [{"Id": outputs["organizational_units"]["Workloads/NonProduction"],
+                        "Type": "ORGANIZATIONAL_UNIT"}]
+    tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=dev["account_id"])["Tags"]}
+    assert tags == {"Project": "test", org.MANAGED_TAG: "true"}
+    workloads = outputs["organizational_units"]["Workloads"]
+    attached = {p["Name"] for p in orgs.list_policies_for_target(TargetId=workloads,
+                                                                 Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    assert attached == {"FullAWSAccess", "mlops-deny-regions-outside-allow-list", "mlops-deny-s3-without-tls",
+                        "mlops-deny-iam-user-access-keys", "mlops-deny-disabling-security-services"}
+    assert "CreateAccount" in calls.writes()
+
+    calls.names.clear()
+    again, before = converge(orgs, config)
+    assert not again.changed
+    assert before == again.state()
+    assert calls.writes() == [], "a no-op run must only read"
+    check, before = converge(orgs, config, check_mode=True)
+    assert not check.changed
+
+
+def test_check_mode_on_an_empty_account_predicts_without_writing(orgs):
+    config = config_with(**BASE)
+    calls = Calls(orgs)
+    organization, before = converge(orgs, config, check_mode=True)
+    assert organization.changed and calls.writes() == []
+    after = organization.state()
+    assert after["accounts"]["dev"] == {"id": module_under_test.UNKNOWN, "email": "aws+dev@example.com",
+                                        "organizational_unit": "Workloads/NonProduction"}
+    assert after["policies"]["mlops-deny-root-user"]["targets"] == ["Root"]
+
+
+def test_drift_is_repaired_exactly(orgs):
+    config = config_with(**BASE)
+    organization, before = converge(orgs, config)
+    outputs = organization.outputs()
+    policy_id = outputs["policies"]["mlops-deny-s3-without-tls"]["id"]
+    orgs.detach_policy(PolicyId=policy_id, TargetId=outputs["organizational_units"]["Workloads"])
+    orgs.update_policy(PolicyId=outputs["policies"]["mlops-deny-root-user"]["id"],
+                       Content=json.dumps(org.policy_document([{"Effect": "Allow", "Action": "*", "Resource": "*"}])))
+    dev = outputs["accounts"]["dev"]["id"]
+    orgs.move_account(AccountId=dev, SourceParentId=outputs["organizational_units"]["Workloads/NonProduction"],
+                      DestinationParentId=outputs["root_id"])
+    calls = Calls(orgs)
+    repaired, before = converge(orgs, config)
+    assert repaired.changed
+    assert sorted(calls.writes()) == ["AttachPolicy", "MoveAccount", "UpdatePolicy"]
+    again, before = converge(orgs, config)
+    assert not again.changed
+
+
+def test_removed_guardrail_is_detached_and_deleted_accounts_are_kept(orgs):
+    converge(orgs, config_with(**BASE))
+    smaller = copy.deepcopy(BASE)
+    smaller["accounts"].pop("security")
+    # maps merge over the defaults: a default entry is switched off with an empty list
+    smaller["guardrails"] = {"Root": ["deny_leaving_organization"], "Workloads": []}
+    calls = Calls(orgs)
+    organization, before = converge(orgs, config_with(**smaller))
+    assert organization.changed
+    writes = calls.writes()
+    assert "CloseAccount" not in writes and "RemoveAccountFromOrganization" not in writes
+    assert writes.count("DeletePolicy") == 5
+    names = {p["Name"] for p in orgs.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
+    assert names == {"FullAWSAccess", "mlops-deny-leaving-organization"}
+    assert organization.outputs()["unmanaged"]["accounts"] == ["aws+sec@example.com"]
+
+
+def test_an_account_created_earlier_is_adopted_by_email(orgs):
+    orgs.create_organization(FeatureSet="ALL")
+    earlier = orgs.create_account(Email="AWS+dev@example.com", AccountName="made-by-hand")["CreateAccountStatus"]
+    calls = Calls(orgs)
+    organization, before = converge(orgs, config_with(**BASE))
+    assert calls.writes().count("CreateAccount") == 1  # only "security"; dev is adopted
+    assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == earlier["AccountId"]
+
+
+def test_organization_trail_converges_once(orgs):
+    config = config_with(organization_trail=True, **BASE)
+    organization, before = converge(orgs, config)
+    organization.ensure_security_services()
+    assert organization.services_after["organization_trail"]["trail"]["is_organization_trail"]
+    trail = boto3.client("cloudtrail", region_name="us-east-1").describe_trails()["trailList"][0]
+    assert trail["S3BucketName"] == "mlops-organization-trail-%s" % organization.outputs()["management_account_id"]
+    calls = Calls(orgs)
+    again, before = converge(orgs, config)
+    again.ensure_security_services()
+    assert not again.changed and calls.writes() == []
+
+
+# --- what the stand-in cannot do: Stubber against the real API shapes --------------------------
+
+def stubbed_client():
+    client = boto3.client("organizations", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+def _existing_organization(stub):
+    stub.add_response("describe_organization", {"Organization": {
+        "Id": "o-abcdefghij", "Arn": "arn:aws:organizations::111111111111:organization/o-abcdefghij",
+        "FeatureSet": "ALL", "MasterAccountId": "111111111111"}})
+    stub.add_response("list_roots", {"Roots": [{"Id": "r-ab12", "Name": "Root",
+                                                "PolicyTypes": [{"Type": "SERVICE_CONTROL_POLICY",
+                                                                 "Status": "ENABLED"}]}]})
+    stub.add_response("list_accounts_for_parent", {"Accounts": []}, {"ParentId": "r-ab12"})
+    stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": [
+        {"Id": "ou-ab12-11111111", "Name": "Workloads"}]}, {"ParentId": "r-ab12"})
+    stub.add_response("list_accounts_for_parent", {"Accounts": []}, {"ParentId": "ou-ab12-11111111"})
+    stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []},
+                      {"ParentId": "ou-ab12-11111111"})
+    stub.add_response("list_accounts", {"Accounts": []})
+    stub.add_response("list_policies", {"Policies": []}, {"Filter": "SERVICE_CONTROL_POLICY"})
+
+
+def _single_account_config():
+    return config_with(organizational_units=["Workloads"], guardrails={"Root": [], "Workloads": []},
+                       accounts={"dev": {"email": "aws+dev@example.com", "organizational_unit": "Workloads",
+                                         "environment": "dev"}})
+
+
+def test_an_interrupted_creation_is_adopted_not_repeated():
+    client, stub = stubbed_client()
+    _existing_organization(stub)
+    stub.add_response("list_create_account_status", {"CreateAccountStatuses": [
+        {"Id": "car-0123456789abcdef", "AccountName": "dev", "State": "IN_PROGRESS"}]}, {"States": ["IN_PROGRESS"]})
+    # no create_account: the waiter polls the request the interrupted run started
+    stub.add_response("describe_create_account_status", {"CreateAccountStatus": {
+        "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
+        {"CreateAccountRequestId": "car-0123456789abcdef"})
+    stub.add_response("describe_create_account_status", {"CreateAccountStatus": {
+        "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
+        {"CreateAccountRequestId": "car-0123456789abcdef"})
+    stub.add_response("move_account", {}, {"AccountId": "222222222222", "SourceParentId": "r-ab12",
+                                           "DestinationParentId": "ou-ab12-11111111"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": "222222222222"})
+    stub.add_response("tag_resource", {}, {"ResourceId": "222222222222", "Tags": ANY})
+    with stub:
+        organization, before = converge(client, _single_account_config())
+        stub.assert_no_pending_responses()
+    assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == "222222222222"
+
+
+def test_a_failed_creation_names_the_account_and_the_reason():
+    client, stub = stubbed_client()
+    _existing_organization(stub)
+    stub.add_response("list_create_account_status", {"CreateAccountStatuses": []}, {"States": ["IN_PROGRESS"]})
+    stub.add_response("create_account", {"CreateAccountStatus": {"Id": "car-0123456789abcdef", "State": "IN_PROGRESS"}},
+                      {"Email": "aws+dev@example.com", "AccountName": "dev", "RoleName": "OrganizationAccountAccessRole",
+                       "IamUserAccessToBilling": "DENY", "Tags": ANY})
+    failed = {"CreateAccountStatus": {"Id": "car-0123456789abcdef", "State": "FAILED",
+                                      "FailureReason": "EMAIL_ALREADY_EXISTS"}}
+    stub.add_response("describe_create_account_status", failed, {"CreateAccountRequestId": "car-0123456789abcdef"})
+    stub.add_response("describe_create_account_status", failed, {"CreateAccountRequestId": "car-0123456789abcdef"})
+    with stub, pytest.raises(module_under_test.OrganizationError) as error:
+        converge(client, _single_account_config())
+    assert str(error.value) == "config.accounts.dev.email: account creation failed: EMAIL_ALREADY_EXISTS"

@@ -1,0 +1,632 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""organization_services against moto, and against botocore's Stubber where moto
+falls short.
+
+moto 5.2.5, measured: RegisterDelegatedAdministrator accepts only
+config-multiaccountsetup, guardduty, access-analyzer, macie, servicecatalog and ssm
+(securityhub.amazonaws.com and config.amazonaws.com answer InvalidInputException),
+list calls never paginate, CreateTrail accepts IsOrganizationTrail without checking
+trusted access or the bucket policy, and DescribeTrails ignores trailNameList.  Those
+parts run through Stubber, which checks every request against the botocore model.
+
+Clients are wrapped in amazon.aws's RetryingBotoClientWrapper, as
+``module.client(..., retry_decorator=...)`` does, so the code under test calls them
+with ``aws_retry=True`` exactly as in the module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
+
+RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
+READ_PREFIXES = ("Describe", "Get", "Head", "List")
+MOTO_PRINCIPALS = ["guardduty.amazonaws.com", "config-multiaccountsetup.amazonaws.com"]
+TRAIL = "org-trail"
+TAGS = {"platform": "mlops", "owner": "security"}
+
+
+def wrapped(client):
+    return RetryingBotoClientWrapper(client, RETRY)
+
+
+class CallLog:
+    """Names of the API operations the given clients make, in order."""
+
+    def __init__(self, *clients):
+        self.operations = []
+        for client in clients:
+            client.meta.events.register("before-call.*.*", self._record)
+
+    def _record(self, model, **kwargs):
+        self.operations.append(model.name)
+
+    def take(self):
+        operations, self.operations = self.operations, []
+        return operations
+
+
+def tag_dict(tag_list):
+    return dict((tag["Key"], tag["Value"]) for tag in tag_list)
+
+
+def writes(operations):
+    return [operation for operation in operations if not operation.startswith(READ_PREFIXES)]
+
+
+@pytest.fixture(name="aws")
+def aws_fixture(monkeypatch):
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.setenv(variable, "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(name="org")
+def org_fixture(aws):
+    client = boto3.client("organizations", region_name="us-east-1")
+    organization = client.create_organization(FeatureSet="ALL")["Organization"]
+    member = client.create_account(AccountName="security", Email="security@example.com")["CreateAccountStatus"]["AccountId"]
+    return {"client": client, "id": organization["Id"], "management": organization["MasterAccountId"], "member": member}
+
+
+# ------------------------------------------------------------- pure parts
+
+
+def test_trail_arn_partition():
+    assert services.organization_trail_arn("eu-west-1", "111122223333", "t1") == "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t1"
+    assert services.organization_trail_arn("cn-north-1", "111122223333", "t1").startswith("arn:aws-cn:cloudtrail:")
+    assert services.organization_trail_arn("us-gov-west-1", "111122223333", "t1").startswith("arn:aws-us-gov:cloudtrail:")
+
+
+def test_trail_bucket_policy():
+    arn = "arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail"
+    policy = services.trail_bucket_policy("logs", "111122223333", "o-abc123", arn)
+    by_sid = dict((statement["Sid"], statement) for statement in policy["Statement"])
+    assert policy["Version"] == "2012-10-17"
+    assert set(by_sid) == set(services.MANAGED_SIDS)
+
+    acl = by_sid["AWSCloudTrailAclCheck"]
+    assert (acl["Effect"], acl["Action"], acl["Resource"]) == ("Allow", "s3:GetBucketAcl", "arn:aws:s3:::logs")
+    assert acl["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert acl["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}
+
+    expected_write = {"StringEquals": {"aws:SourceArn": arn, "s3:x-amz-acl": "bucket-owner-full-control"}}
+    for sid, prefix in (("AWSCloudTrailWrite", "111122223333"), ("AWSCloudTrailOrganizationWrite", "o-abc123")):
+        statement = by_sid[sid]
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "s3:PutObject")
+        assert statement["Resource"] == "arn:aws:s3:::logs/AWSLogs/%s/*" % prefix
+        assert statement["Condition"] == expected_write
+
+    deny = by_sid["DenyInsecureTransport"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")
+    assert deny["Resource"] == ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    json.dumps(policy)
+
+
+def test_trail_bucket_policy_follows_partition():
+    policy = services.trail_bucket_policy("logs", "1", "o-1", "arn:aws-cn:cloudtrail:cn-north-1:1:trail/t1")
+    assert policy["Statement"][0]["Resource"] == "arn:aws-cn:s3:::logs"
+
+
+def test_merged_bucket_policy_keeps_foreign_statements_and_replaces_ours():
+    required = services.trail_bucket_policy("logs", "1", "o-1", "arn:aws:cloudtrail:us-east-1:1:trail/t1")
+    foreign = {"Sid": "AuditorsRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::2:root"}, "Action": "s3:GetObject", "Resource": "*"}
+    stale_ours = dict(required["Statement"][0], Resource="arn:aws:s3:::elsewhere")
+    merged = services.merged_bucket_policy({"Version": "2012-10-17", "Statement": [foreign, stale_ours]}, required)
+    assert merged["Statement"] == [foreign] + required["Statement"]
+    assert services.merged_bucket_policy(None, required) is required
+
+
+# --------------------------------------------- delegated administrators, moto
+
+
+def test_moto_rejects_some_delegated_admin_principals(org):
+    """Why securityhub and config.amazonaws.com are tested with Stubber below."""
+    client = org["client"]
+    for principal in ("securityhub.amazonaws.com", "config.amazonaws.com"):
+        client.enable_aws_service_access(ServicePrincipal=principal)
+        with pytest.raises(client.exceptions.InvalidInputException):
+            client.register_delegated_administrator(AccountId=org["member"], ServicePrincipal=principal)
+
+
+def _delegated(org):
+    services_list = org["client"].list_delegated_services_for_account(AccountId=org["member"])["DelegatedServices"]
+    return sorted(service["ServicePrincipal"] for service in services_list)
+
+
+def _trusted(org):
+    return sorted(entry["ServicePrincipal"] for entry in org["client"].list_aws_service_access_for_organization()["EnabledServicePrincipals"])
+
+
+def test_delegated_administrators_converge_then_noop(org):
+    log = CallLog(org["client"])
+    orgs = wrapped(org["client"])
+
+    changed, before, after = services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=False)
+    assert changed
+    assert before == {"account_id": org["member"], "trusted_service_access": [], "delegated_services": []}
+    assert after == {
+        "account_id": org["member"],
+        "trusted_service_access": sorted(MOTO_PRINCIPALS),
+        "delegated_services": sorted(MOTO_PRINCIPALS),
+        "unmanaged": [],
+    }
+    assert writes(log.take()) == ["EnableAWSServiceAccess"] * 2 + ["RegisterDelegatedAdministrator"] * 2
+    assert _delegated(org) == sorted(MOTO_PRINCIPALS)
+    assert _trusted(org) == sorted(MOTO_PRINCIPALS)
+    log.take()
+
+    for check_mode in (False, True):
+        changed, before, after = services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=check_mode)
+        assert not changed
+        assert before["delegated_services"] == after["delegated_services"]
+        assert log.take() == ["ListAWSServiceAccessForOrganization", "ListDelegatedServicesForAccount"]
+
+
+def test_delegated_administrators_check_mode_from_empty(org):
+    log = CallLog(org["client"])
+    changed, before, after = services.converge_delegated_administrators(wrapped(org["client"]), org["member"], MOTO_PRINCIPALS, check_mode=True)
+    assert changed
+    assert before["delegated_services"] == [] and after["delegated_services"] == sorted(MOTO_PRINCIPALS)
+    assert log.take() == ["ListAWSServiceAccessForOrganization", "ListDelegatedServicesForAccount"]
+    assert _trusted(org) == []
+    with pytest.raises(org["client"].exceptions.AccountNotRegisteredException):
+        _delegated(org)
+
+
+def test_delegated_administrators_repair_only_the_drift(org):
+    orgs = wrapped(org["client"])
+    services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=False)
+    org["client"].deregister_delegated_administrator(AccountId=org["member"], ServicePrincipal="guardduty.amazonaws.com")
+    org["client"].disable_aws_service_access(ServicePrincipal="config-multiaccountsetup.amazonaws.com")
+    log = CallLog(org["client"])
+
+    assert services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=True)[0]
+    assert not writes(log.take())
+
+    changed, before, after = services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=False)
+    assert changed
+    assert before["delegated_services"] == ["config-multiaccountsetup.amazonaws.com"]
+    assert before["trusted_service_access"] == ["guardduty.amazonaws.com"]
+    assert writes(log.take()) == ["EnableAWSServiceAccess", "RegisterDelegatedAdministrator"]
+    assert _delegated(org) == sorted(MOTO_PRINCIPALS)
+    assert _trusted(org) == sorted(MOTO_PRINCIPALS)
+
+
+def test_delegated_administrators_report_unmanaged_and_leave_them(org):
+    orgs = wrapped(org["client"])
+    services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS + ["macie.amazonaws.com"], check_mode=False)
+    log = CallLog(org["client"])
+
+    changed, before, after = services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=False)
+    assert not changed
+    assert after["unmanaged"] == ["macie.amazonaws.com"]
+    assert before["delegated_services"] == after["delegated_services"]
+    assert not writes(log.take())
+    assert "macie.amazonaws.com" in _delegated(org)
+
+
+# ------------------------------------------ delegated administrators, Stubber
+
+
+STUB_ACCOUNT = "210987654321"
+STUB_PRINCIPALS = ["securityhub.amazonaws.com", "guardduty.amazonaws.com", "config.amazonaws.com", "config-multiaccountsetup.amazonaws.com"]
+
+
+def _stubbed_organizations():
+    client = boto3.client("organizations", region_name="us-east-1", aws_access_key_id="stub", aws_secret_access_key="stub")
+    return client, Stubber(client)
+
+
+def _stub_reads(stubber, enabled, delegated):
+    """Both list calls, split over two pages each, as the real API may answer."""
+    enabled_entries = [{"ServicePrincipal": principal} for principal in enabled]
+    stubber.add_response("list_aws_service_access_for_organization", {"EnabledServicePrincipals": enabled_entries[:1], "NextToken": "page-2"}, {})
+    stubber.add_response("list_aws_service_access_for_organization", {"EnabledServicePrincipals": enabled_entries[1:]}, {"NextToken": "page-2"})
+    if delegated is None:
+        stubber.add_client_error(
+            "list_delegated_services_for_account",
+            service_error_code="AccountNotRegisteredException",
+            http_status_code=400,
+            expected_params={"AccountId": STUB_ACCOUNT},
+        )
+        return
+    delegated_entries = [{"ServicePrincipal": principal} for principal in delegated]
+    stubber.add_response(
+        "list_delegated_services_for_account", {"DelegatedServices": delegated_entries[:1], "NextToken": "next"}, {"AccountId": STUB_ACCOUNT}
+    )
+    stubber.add_response(
+        "list_delegated_services_for_account", {"DelegatedServices": delegated_entries[1:]}, {"AccountId": STUB_ACCOUNT, "NextToken": "next"}
+    )
+
+
+def test_stubbed_delegated_administrators_from_empty():
+    client, stubber = _stubbed_organizations()
+    _stub_reads(stubber, ["sso.amazonaws.com", "guardduty.amazonaws.com"], None)
+    for principal in STUB_PRINCIPALS:
+        if principal != "guardduty.amazonaws.com":
+            stubber.add_response("enable_aws_service_access", {}, {"ServicePrincipal": principal})
+    for principal in STUB_PRINCIPALS:
+        stubber.add_response("register_delegated_administrator", {}, {"AccountId": STUB_ACCOUNT, "ServicePrincipal": principal})
+    with stubber:
+        changed, before, after = services.converge_delegated_administrators(wrapped(client), STUB_ACCOUNT, STUB_PRINCIPALS, check_mode=False)
+    stubber.assert_no_pending_responses()
+    assert changed
+    assert before["trusted_service_access"] == ["guardduty.amazonaws.com"]
+    assert after["delegated_services"] == sorted(STUB_PRINCIPALS)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_stubbed_delegated_administrators_converged(check_mode):
+    client, stubber = _stubbed_organizations()
+    _stub_reads(stubber, ["sso.amazonaws.com"] + STUB_PRINCIPALS, STUB_PRINCIPALS + ["macie.amazonaws.com"])
+    with stubber:
+        changed, before, after = services.converge_delegated_administrators(wrapped(client), STUB_ACCOUNT, STUB_PRINCIPALS, check_mode=check_mode)
+    stubber.assert_no_pending_responses()
+    assert not changed
+    assert after["unmanaged"] == ["macie.amazonaws.com"]
+    assert before["delegated_services"] == after["delegated_services"]
+
+
+def test_stubbed_delegated_administrators_check_mode_from_empty():
+    client, stubber = _stubbed_organizations()
+    _stub_reads(stubber, ["sso.amazonaws.com"], None)
+    with stubber:
+        changed, before, after = services.converge_delegated_administrators(wrapped(client), STUB_ACCOUNT, STUB_PRINCIPALS, check_mode=True)
+    stubber.assert_no_pending_responses()
+    assert changed
+    assert before["delegated_services"] == []
+
+
+def test_stubbed_trusted_access_alone():
+    """CloudTrail's trusted access, without a delegated administrator."""
+    client, stubber = _stubbed_organizations()
+    stubber.add_response("list_aws_service_access_for_organization", {"EnabledServicePrincipals": []}, {})
+    stubber.add_response("enable_aws_service_access", {}, {"ServicePrincipal": "cloudtrail.amazonaws.com"})
+    with stubber:
+        changed, before, after = services.converge_trusted_service_access(wrapped(client), ["cloudtrail.amazonaws.com"], check_mode=False)
+    stubber.assert_no_pending_responses()
+    assert changed
+    assert (before, after) == ({"trusted_service_access": []}, {"trusted_service_access": ["cloudtrail.amazonaws.com"]})
+
+
+# ------------------------------------------------------ organization trail
+
+
+class TrailEnv:
+    """The raw clients of one region, the call log and a converge shortcut."""
+
+    def __init__(self, org, region):
+        self.org = org
+        self.region = region
+        self.bucket = "org-trail-logs-" + region
+        self.cloudtrail = boto3.client("cloudtrail", region_name=region)
+        self.s3 = boto3.client("s3", region_name=region)
+        self.log = CallLog(self.cloudtrail, self.s3)
+
+    def converge(self, check_mode=False, tags=None):
+        return services.converge_organization_trail(
+            wrapped(self.cloudtrail),
+            wrapped(self.s3),
+            self.org["management"],
+            self.org["id"],
+            self.region,
+            TRAIL,
+            self.bucket,
+            TAGS if tags is None else tags,
+            check_mode=check_mode,
+        )
+
+    def trail(self):
+        trails = [trail for trail in self.cloudtrail.describe_trails(includeShadowTrails=False)["trailList"] if trail["Name"] == TRAIL]
+        return trails[0] if trails else None
+
+    def expected_policy(self):
+        arn = services.organization_trail_arn(self.region, self.org["management"], TRAIL)
+        return services.trail_bucket_policy(self.bucket, self.org["management"], self.org["id"], arn)
+
+
+@pytest.fixture(name="trail_env", params=["us-east-1", "eu-west-1"])
+def trail_env_fixture(request, org):
+    return TrailEnv(org, request.param)
+
+
+NOOP_TRAIL_READS = [
+    "DescribeTrails",
+    "GetTrailStatus",
+    "ListTags",
+    "HeadBucket",
+    "GetPublicAccessBlock",
+    "GetBucketOwnershipControls",
+    "GetBucketEncryption",
+    "GetBucketPolicy",
+    "GetBucketTagging",
+]
+
+
+def test_trail_converge_from_empty(trail_env):
+    changed, before, after = trail_env.converge()
+    assert changed
+    assert before == {"bucket": None, "trail": None}
+    operations = trail_env.log.take()
+    assert writes(operations) == [
+        "CreateBucket",
+        "PutPublicAccessBlock",
+        "PutBucketOwnershipControls",
+        "PutBucketEncryption",
+        "PutBucketTagging",
+        "PutBucketPolicy",
+        "CreateTrail",
+        "StartLogging",
+    ]
+    assert not [operation for operation in operations if "Object" in operation]
+
+    s3 = trail_env.s3
+    location = s3.get_bucket_location(Bucket=trail_env.bucket)["LocationConstraint"]
+    assert location == (None if trail_env.region == "us-east-1" else trail_env.region)
+    assert all(s3.get_public_access_block(Bucket=trail_env.bucket)["PublicAccessBlockConfiguration"].values())
+    assert s3.get_bucket_ownership_controls(Bucket=trail_env.bucket)["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    rule = s3.get_bucket_encryption(Bucket=trail_env.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert not compare_policies(json.loads(s3.get_bucket_policy(Bucket=trail_env.bucket)["Policy"]), trail_env.expected_policy())
+    assert tag_dict(s3.get_bucket_tagging(Bucket=trail_env.bucket)["TagSet"]) == TAGS
+
+    trail = trail_env.trail()
+    assert trail["S3BucketName"] == trail_env.bucket
+    assert trail["IsOrganizationTrail"] and trail["IsMultiRegionTrail"]
+    assert trail["IncludeGlobalServiceEvents"] and trail["LogFileValidationEnabled"]
+    assert trail["TrailARN"] == services.organization_trail_arn(trail_env.region, trail_env.org["management"], TRAIL)
+    assert trail_env.cloudtrail.get_trail_status(Name=TRAIL)["IsLogging"]
+    tags = trail_env.cloudtrail.list_tags(ResourceIdList=[trail["TrailARN"]])["ResourceTagList"][0]["TagsList"]
+    assert tag_dict(tags) == TAGS
+    assert after["trail"]["arn"] == trail["TrailARN"]
+
+
+def test_trail_noop_runs_read_only(trail_env):
+    trail_env.converge()
+    trail_env.log.take()
+    for check_mode in (False, True):
+        changed, before, after = trail_env.converge(check_mode=check_mode)
+        assert not changed
+        assert before == after
+        assert trail_env.log.take() == NOOP_TRAIL_READS
+
+
+def test_trail_noop_without_tags_skips_tag_reads(trail_env):
+    trail_env.converge(tags={})
+    trail_env.log.take()
+    assert not trail_env.converge(tags={})[0]
+    assert trail_env.log.take() == [operation for operation in NOOP_TRAIL_READS if operation not in ("ListTags", "GetBucketTagging")]
+
+
+def test_trail_check_mode_from_empty_writes_nothing(trail_env):
+    changed, before, after = trail_env.converge(check_mode=True)
+    assert changed
+    assert before == {"bucket": None, "trail": None}
+    assert after["trail"]["is_logging"] and after["bucket"]["policy"] == trail_env.expected_policy()
+    assert trail_env.log.take() == ["DescribeTrails", "HeadBucket"]
+    assert trail_env.trail() is None
+    assert trail_env.s3.list_buckets()["Buckets"] == []
+
+
+def _delete_policy(env):
+    env.s3.delete_bucket_policy(Bucket=env.bucket)
+
+
+def _stop_logging(env):
+    env.cloudtrail.stop_logging(Name=TRAIL)
+
+
+def _disable_log_validation(env):
+    env.cloudtrail.update_trail(Name=TRAIL, EnableLogFileValidation=False)
+
+
+def _add_key_prefix(env):
+    env.cloudtrail.update_trail(Name=TRAIL, S3KeyPrefix="elsewhere")
+
+
+def _delete_public_access_block(env):
+    env.s3.delete_public_access_block(Bucket=env.bucket)
+
+
+def _object_writer(env):
+    env.s3.put_bucket_ownership_controls(Bucket=env.bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+
+
+def _kms_encryption(env):
+    env.s3.put_bucket_encryption(
+        Bucket=env.bucket,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/x"}}]},
+    )
+
+
+def _change_tag(env):
+    env.s3.put_bucket_tagging(Bucket=env.bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "someone"}, {"Key": "extra", "Value": "kept"}]})
+
+
+def _remove_trail_tag(env):
+    env.cloudtrail.remove_tags(ResourceId=env.trail()["TrailARN"], TagsList=[{"Key": "owner"}])
+
+
+@pytest.mark.parametrize(
+    "drift, repair",
+    [
+        (_delete_policy, ["PutBucketPolicy"]),
+        (_stop_logging, ["StartLogging"]),
+        (_disable_log_validation, ["UpdateTrail"]),
+        (_add_key_prefix, ["UpdateTrail"]),
+        (_delete_public_access_block, ["PutPublicAccessBlock"]),
+        (_object_writer, ["PutBucketOwnershipControls"]),
+        (_kms_encryption, ["PutBucketEncryption"]),
+        (_change_tag, ["PutBucketTagging"]),
+        (_remove_trail_tag, ["AddTags"]),
+    ],
+)
+def test_trail_drift_is_repaired_exactly(trail_env, drift, repair):
+    trail_env.converge()
+    drift(trail_env)
+    trail_env.log.take()
+
+    assert trail_env.converge(check_mode=True)[0]
+    assert not writes(trail_env.log.take())
+
+    changed, before, after = trail_env.converge()
+    assert changed
+    assert before != after
+    assert writes(trail_env.log.take()) == repair
+
+    assert not trail_env.converge()[0]
+    assert not writes(trail_env.log.take())
+
+
+def test_trail_repair_keeps_foreign_tags_and_resets_prefix(trail_env):
+    trail_env.converge()
+    _change_tag(trail_env)
+    _add_key_prefix(trail_env)
+    trail_env.converge()
+    tags = tag_dict(trail_env.s3.get_bucket_tagging(Bucket=trail_env.bucket)["TagSet"])
+    assert tags == dict(TAGS, extra="kept")
+    assert not trail_env.trail().get("S3KeyPrefix")
+
+
+def test_trail_policy_keeps_foreign_statements(trail_env):
+    trail_env.converge()
+    auditors = {"Sid": "AuditorsList", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::%s:root" % trail_env.org["member"]},
+                "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::%s" % trail_env.bucket}
+    trail_env.s3.put_bucket_policy(Bucket=trail_env.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [auditors]}))
+    trail_env.log.take()
+
+    assert trail_env.converge()[0]
+    assert writes(trail_env.log.take()) == ["PutBucketPolicy"]
+    policy = json.loads(trail_env.s3.get_bucket_policy(Bucket=trail_env.bucket)["Policy"])
+    assert policy["Statement"][0] == auditors
+    assert not compare_policies(policy, services.merged_bucket_policy(policy, trail_env.expected_policy()))
+    assert not trail_env.converge()[0]
+
+
+def test_trail_moves_to_the_wanted_bucket(trail_env):
+    trail_env.converge()
+    other = TrailEnv(trail_env.org, trail_env.region)
+    other.bucket = trail_env.bucket + "-new"
+    other.log.take()
+    assert other.converge()[0]
+    assert writes(other.log.take()) == [
+        "CreateBucket",
+        "PutPublicAccessBlock",
+        "PutBucketOwnershipControls",
+        "PutBucketEncryption",
+        "PutBucketTagging",
+        "PutBucketPolicy",
+        "UpdateTrail",
+    ]
+    assert other.trail()["S3BucketName"] == other.bucket
+    # The old bucket and its policy stay as they were.
+    assert trail_env.s3.get_bucket_policy(Bucket=trail_env.bucket)["Policy"]
+
+
+# ----------------------------------------- organization trail, Stubber
+
+
+def test_stubbed_trail_existing_with_real_aws_defaults():
+    """Real-API shapes: a new bucket as S3 creates it today (SSE-S3 with
+    BucketKeyEnabled, public access blocked, owner enforced) and a trail some other
+    tool made, single-account and with a key prefix.  Only the policy, UpdateTrail
+    and StartLogging are written; UpdateTrail addresses the trail by ARN."""
+    region, account, org_id, bucket = "eu-central-1", "111122223333", "o-exampleorg1", "org-logs"
+    arn = services.organization_trail_arn(region, account, TRAIL)
+    cloudtrail = boto3.client("cloudtrail", region_name=region, aws_access_key_id="stub", aws_secret_access_key="stub")
+    s3 = boto3.client("s3", region_name=region, aws_access_key_id="stub", aws_secret_access_key="stub")
+    trail_stub, s3_stub = Stubber(cloudtrail), Stubber(s3)
+
+    trail_stub.add_response(
+        "describe_trails",
+        {"trailList": [{
+            "Name": TRAIL, "S3BucketName": bucket, "S3KeyPrefix": "legacy", "IncludeGlobalServiceEvents": True, "IsMultiRegionTrail": True,
+            "HomeRegion": region, "TrailARN": arn, "LogFileValidationEnabled": True, "HasCustomEventSelectors": False,
+            "HasInsightSelectors": False, "IsOrganizationTrail": False,
+        }]},
+        {"trailNameList": [TRAIL], "includeShadowTrails": False},
+    )
+    trail_stub.add_response("get_trail_status", {"IsLogging": False}, {"Name": arn})
+    s3_stub.add_response("head_bucket", {"BucketRegion": region}, {"Bucket": bucket})
+    s3_stub.add_response("get_public_access_block", {"PublicAccessBlockConfiguration": dict(services.PUBLIC_ACCESS_BLOCK)}, {"Bucket": bucket})
+    s3_stub.add_response("get_bucket_ownership_controls", {"OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}, {"Bucket": bucket})
+    s3_stub.add_response(
+        "get_bucket_encryption",
+        {"ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]}},
+        {"Bucket": bucket},
+    )
+    s3_stub.add_client_error("get_bucket_policy", service_error_code="NoSuchBucketPolicy", http_status_code=404, expected_params={"Bucket": bucket})
+    policy = services.trail_bucket_policy(bucket, account, org_id, arn)
+    s3_stub.add_response("put_bucket_policy", {}, {"Bucket": bucket, "Policy": json.dumps(policy, sort_keys=True)})
+    trail_stub.add_response("update_trail", {}, {"Name": arn, "S3KeyPrefix": "", "IsOrganizationTrail": True})
+    trail_stub.add_response("start_logging", {}, {"Name": arn})
+
+    with trail_stub, s3_stub:
+        changed, before, after = services.converge_organization_trail(
+            wrapped(cloudtrail), wrapped(s3), account, org_id, region, TRAIL, bucket, None, check_mode=False
+        )
+    trail_stub.assert_no_pending_responses()
+    s3_stub.assert_no_pending_responses()
+    assert changed
+    assert before["trail"]["s3_key_prefix"] == "legacy" and after["trail"]["s3_key_prefix"] is None
+    assert before["bucket"]["policy"] is None
+
+
+def test_stubbed_trail_create_orders_policy_before_trail():
+    """CreateTrail checks the bucket policy (InsufficientS3BucketPolicyException
+    otherwise), which moto does not: the Stubber queue fails on any other order."""
+    region, account, org_id, bucket = "us-east-1", "111122223333", "o-exampleorg1", "org-logs"
+    arn = services.organization_trail_arn(region, account, TRAIL)
+    cloudtrail = boto3.client("cloudtrail", region_name=region, aws_access_key_id="stub", aws_secret_access_key="stub")
+    s3 = boto3.client("s3", region_name=region, aws_access_key_id="stub", aws_secret_access_key="stub")
+    trail_stub, s3_stub = Stubber(cloudtrail), Stubber(s3)
+    order = CallLog(cloudtrail, s3)
+
+    trail_stub.add_response("describe_trails", {"trailList": []}, {"trailNameList": [TRAIL], "includeShadowTrails": False})
+    s3_stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404, expected_params={"Bucket": bucket})
+    s3_stub.add_response("create_bucket", {"Location": "/" + bucket}, {"Bucket": bucket})
+    s3_stub.add_response("put_public_access_block", {}, {"Bucket": bucket, "PublicAccessBlockConfiguration": dict(services.PUBLIC_ACCESS_BLOCK)})
+    s3_stub.add_response(
+        "put_bucket_ownership_controls", {}, {"Bucket": bucket, "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}
+    )
+    s3_stub.add_response(
+        "put_bucket_encryption",
+        {},
+        {"Bucket": bucket, "ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}},
+    )
+    policy = services.trail_bucket_policy(bucket, account, org_id, arn)
+    s3_stub.add_response("put_bucket_policy", {}, {"Bucket": bucket, "Policy": json.dumps(policy, sort_keys=True)})
+    trail_stub.add_response(
+        "create_trail",
+        {"Name": TRAIL, "TrailARN": arn, "S3BucketName": bucket, "IsOrganizationTrail": True, "IsMultiRegionTrail": True},
+        {
+            "Name": TRAIL, "S3BucketName": bucket, "IsOrganizationTrail": True, "IsMultiRegionTrail": True,
+            "IncludeGlobalServiceEvents": True, "EnableLogFileValidation": True,
+        },
+    )
+    trail_stub.add_response("start_logging", {}, {"Name": arn})
+
+    with trail_stub, s3_stub:
+        changed = services.converge_organization_trail(wrapped(cloudtrail), wrapped(s3), account, org_id, region, TRAIL, bucket, {}, check_mode=False)[0]
+    trail_stub.assert_no_pending_responses()
+    s3_stub.assert_no_pending_responses()
+    assert changed
+    operations = order.take()
+    assert operations.index("PutBucketPolicy") < operations.index("CreateTrail")
