@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG  # noqa: F401 (re-exported)
 from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError, join_path
 
 GUARDRAILS = {
@@ -30,9 +31,8 @@ SCP_MAX_PER_TARGET = 5
 ROOT = "Root"
 FULL_AWS_ACCESS = "FullAWSAccess"
 
-# Every SCP this collection owns carries this name prefix and this tag.
+# Every SCP this collection owns carries this name prefix and the managed tag.
 POLICY_PREFIX = "mlops-"
-MANAGED_TAG = "mlops.platform/managed"
 
 # Services whose endpoints live in us-east-1 (or are global) and must stay reachable
 # whatever the region allow-list says (AWS's own "deny requested region" example).

@@ -189,7 +189,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
-from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
+from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 
 UNKNOWN = "(known after apply)"
 SCP = "SERVICE_CONTROL_POLICY"
@@ -581,22 +581,6 @@ class Organization:
         }
 
 
-def validate_config(module):
-    """The component's config, merged over the defaults; every problem reported before any call."""
-    option = ORGANIZATION.options["config"]
-    errors = []
-    config = option.validate(deep_merge(option.default(), module.params["config"]), "config", errors)
-    if not errors:
-        errors = org.check_references(config, "config") + \
-            org.check_policies(org.desired_policies(config), "config")
-    if errors:
-        errors = sorted(errors, key=lambda error: error.path)
-        module.fail_json(msg="The organization configuration has %d problem(s):\n%s"
-                         % (len(errors), "\n".join("- %s" % error for error in errors)),
-                         errors=[error.as_dict() for error in errors])
-    return config
-
-
 def main():
     argument_spec = dict(
         config=dict(type="dict", required=True),
@@ -606,7 +590,8 @@ def main():
         account_creation_timeout=dict(type="int", default=1200),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    config = validate_config(module)
+    config = validate_config(module, ORGANIZATION, lambda config: (
+        org.check_references(config, "config") + org.check_policies(org.desired_policies(config), "config")))
     desired = org.desired_policies(config)
 
     retry = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,

@@ -7,3 +7,60 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 COLLECTIONS = os.path.join(ROOT, ".collections")
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+
+
+import json  # noqa: E402
+
+import botocore.client  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from ansible.module_utils.testing import patch_module_args  # noqa: E402
+
+
+@pytest.fixture
+def aws(monkeypatch, tmp_path):
+    """moto in-process, with fake caller credentials and no user AWS config in reach."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def api_calls(monkeypatch):
+    """Every AWS API call made by any boto3 client, as (operation name, response)."""
+    calls = []
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation_name, api_params):
+        response = make_api_call(client, operation_name, api_params)
+        calls.append((operation_name, response))
+        return response
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def writes(calls):
+    """The operations among ``calls`` that are not reads (Describe/List/Get/Head)."""
+    return [operation for operation, response in calls
+            if not operation.startswith(("Describe", "List", "Get", "Head"))]
+
+
+def run_module(capsys, main, args):
+    """Run a module's main() as Ansible would; return (exit code, parsed result).
+
+    Arguments go through ansible-core's patch_module_args; the result is the JSON the
+    controller receives (and prints at -vvv), read from stdout.
+    """
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    stdout = capsys.readouterr().out
+    return exit_info.value.code, json.loads(stdout)

@@ -8,14 +8,11 @@ controller would receive (and print at -vvv).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -31,35 +28,6 @@ CALLER_ACCOUNT = "123456789012"  # moto's default account
 MEMBER_ACCOUNT = "111111111111"
 MEMBER_ROLE = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/OrganizationAccountAccessRole"
 REGION = "eu-west-1"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
-    """moto in-process, with fake caller credentials and no user AWS config in reach."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
-    """Every AWS API call made by any boto3 client, as (operation name, response)."""
-    calls: list[tuple[str, Any]] = []
-    make_api_call = botocore.client.BaseClient._make_api_call
-
-    def recording(client, operation_name, api_params):
-        response = make_api_call(client, operation_name, api_params)
-        calls.append((operation_name, response))
-        return response
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-    return calls
 
 
 def assume_role_calls(calls: list[tuple[str, Any]]) -> list[Any]:

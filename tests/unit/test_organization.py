@@ -17,6 +17,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
+from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
 
 RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
@@ -26,7 +27,7 @@ def config_with(**overrides):
     option = ORGANIZATION.options["config"]
     errors = []
     config = option.validate(
-        module_under_test.deep_merge(option.default(), overrides), "config", errors)
+        deep_merge(option.default(), overrides), "config", errors)
     assert errors == []
     return config
 
