@@ -13,7 +13,6 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG  # noqa: F401 (re-exported)
 from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError, join_path
 
 GUARDRAILS = {

@@ -24,6 +24,8 @@ author:
   - mlops.platform contributors (@mlops-platform)
 options: {}
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
   - mlops.platform.assume_role
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -37,12 +39,14 @@ seealso:
   - module: amazon.aws.aws_caller_info
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: The module never changes anything, so there is no difference to show.
+  platform:
+    platforms: posix
+  action_group:
+    membership: [mlops.platform.aws]
 """
 
 EXAMPLES = r"""

@@ -52,6 +52,8 @@ options:
       - Toggle group with the components C(kserve) and C(vllm), each C({enabled, config}).
     type: raw
     default: {}
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 notes:
   - The options are C(raw) on purpose, so that a wrong type (a group given as a list, say)
     is reported by the collection's validator with its dotted path, together with all
@@ -60,12 +62,12 @@ notes:
     the same.
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: The module never changes anything, so there is no difference to show.
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -63,6 +63,8 @@ options:
     type: int
     default: 1200
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -79,11 +81,13 @@ notes:
     encrypted, public access blocked and owner-enforced. Its objects are never touched.
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
+  platform:
+    platforms: posix
+  action_group:
+    membership: [mlops.platform.aws]
 """
 
 EXAMPLES = r"""
@@ -189,6 +193,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 
 UNKNOWN = "(known after apply)"
@@ -248,7 +253,7 @@ class Organization:
         self.services_after = {}
         self.changed = False
         self.tags = dict(module.params["tags"])
-        self.tags[org.MANAGED_TAG] = "true"
+        self.tags[MANAGED_TAG] = "true"
         self.organization = None
         self.root_id = None
         self.ous = {}           # path -> id

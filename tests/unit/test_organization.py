@@ -16,6 +16,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
@@ -183,7 +184,7 @@ def test_converge_from_nothing_then_nothing_to_do(orgs):
     assert parents == [{"Id": outputs["organizational_units"]["Workloads/NonProduction"],
                         "Type": "ORGANIZATIONAL_UNIT"}]
     tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=dev["account_id"])["Tags"]}
-    assert tags == {"Project": "test", org.MANAGED_TAG: "true"}
+    assert tags == {"Project": "test", MANAGED_TAG: "true"}
     workloads = outputs["organizational_units"]["Workloads"]
     attached = {p["Name"] for p in orgs.list_policies_for_target(TargetId=workloads,
                                                                  Filter="SERVICE_CONTROL_POLICY")["Policies"]}
