@@ -89,10 +89,37 @@ def assume_role_problems(assume_role):
     return problems
 
 
+# Operations that change nothing (AssumeRole only hands out credentials); the rest write.
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "AssumeRole")
+
+
+class CallCounter:
+    """Counts the API calls of every client it is attached to (retries included).
+
+    Uses botocore's own ``before-call`` event, so it sees exactly what goes on the wire.
+    """
+
+    def __init__(self):
+        self.by_operation = {}
+
+    def attach(self, client):
+        raw = getattr(client, "client", client)  # under amazon.aws's retry wrapper
+        raw.meta.events.register("before-call.*.*", self.count)
+
+    def count(self, model, **kwargs):
+        self.by_operation[model.name] = self.by_operation.get(model.name, 0) + 1
+
+    def summary(self):
+        writes = sum(count for operation, count in self.by_operation.items() if not operation.startswith(READ_PREFIXES))
+        return {"total": sum(self.by_operation.values()), "writes": writes,
+                "by_operation": dict(sorted(self.by_operation.items()))}
+
+
 class MlopsAWSModule(AnsibleAWSModule):
     """``AnsibleAWSModule`` whose clients act in the account of ``assume_role``, when given.
 
-    Without ``assume_role`` it behaves exactly as ``AnsibleAWSModule``.
+    Without ``assume_role`` it behaves exactly as ``AnsibleAWSModule``. Every result also
+    carries ``api_calls``: the calls the run made, by operation, and how many wrote.
     """
 
     def __init__(self, **kwargs):
@@ -102,6 +129,7 @@ class MlopsAWSModule(AnsibleAWSModule):
         super().__init__(**kwargs)
         # Held in memory only, never in params or results; one AssumeRole per run.
         self._assumed_role_credentials = None
+        self.api_calls = CallCounter()
 
         assume_role = self.params.get("assume_role")
         if assume_role:
@@ -117,11 +145,24 @@ class MlopsAWSModule(AnsibleAWSModule):
 
     def client(self, service, retry_decorator=None, **extra_params):
         extra_params.update(self._role_connection_params())
-        return super().client(service, retry_decorator=retry_decorator, **extra_params)
+        client = super().client(service, retry_decorator=retry_decorator, **extra_params)
+        self.api_calls.attach(client)
+        return client
 
     def resource(self, service, **extra_params):
         extra_params.update(self._role_connection_params())
-        return super().resource(service, **extra_params)
+        resource = super().resource(service, **extra_params)
+        self.api_calls.attach(resource.meta.client)
+        return resource
+
+    def exit_json(self, *args, **kwargs):
+        kwargs.setdefault("api_calls", self.api_calls.summary())
+        super().exit_json(*args, **kwargs)
+
+    def fail_json(self, *args, **kwargs):
+        if hasattr(self, "api_calls"):  # a failure in AnsibleAWSModule.__init__ comes before it
+            kwargs.setdefault("api_calls", self.api_calls.summary())
+        super().fail_json(*args, **kwargs)
 
     def _role_connection_params(self):
         """boto3 credential arguments for the assumed role ({} without ``assume_role``).
@@ -153,6 +194,7 @@ class MlopsAWSModule(AnsibleAWSModule):
         # The caller's own STS client: made by AnsibleAWSModule from the module's
         # credentials, profile, region and endpoint, exactly as without assume_role.
         sts = super().client("sts", retry_decorator=AWS_RETRY)
+        self.api_calls.attach(sts)
         try:
             response = sts.assume_role(aws_retry=True, **request)
         except (BotoCoreError, ClientError) as e:

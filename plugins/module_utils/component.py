@@ -46,11 +46,16 @@ def validate_config(module, component, extra_checks=None):
     if not errors and extra_checks is not None:
         errors = list(extra_checks(config))
     if errors:
-        errors = sorted(errors, key=lambda error: error.path)
-        module.fail_json(msg="The configuration has %d problem(s):\n%s"
-                         % (len(errors), "\n".join("- %s" % error for error in errors)),
-                         errors=[error.as_dict() for error in errors])
+        fail_config(module, errors)
     return config
+
+
+def fail_config(module, errors):
+    """Fail the module with every problem (:class:`ConfigError`), each on its own line."""
+    errors = sorted(errors, key=lambda error: error.path)
+    module.fail_json(msg="The configuration has %d problem(s):\n%s"
+                     % (len(errors), "\n".join("- %s" % error for error in errors)),
+                     errors=[error.as_dict() for error in errors])
 
 
 def managed_tags(environment, component, tags=None):

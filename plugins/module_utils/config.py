@@ -17,7 +17,9 @@ import ipaddress
 import json
 import os
 
+from ansible_collections.mlops.platform.plugins.module_utils import database
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.network import REGION_AZ_COUNT
 from ansible_collections.mlops.platform.plugins.module_utils import organization
 from ansible_collections.mlops.platform.plugins.module_utils.organization import GUARDRAILS
 from ansible_collections.mlops.platform.plugins.module_utils.schema import (
@@ -785,6 +787,10 @@ def _rule_availability_zones(view, errors):
         errors.append(ConfigError(base + ".availability_zone_count",
                                   "is %d but availability_zones lists %d zones" % (count, len(zones)), count))
     count = len(zones) or count
+    available = REGION_AZ_COUNT.get(region)
+    if available is not None and count > available:
+        errors.append(ConfigError(base + (".availability_zones" if zones else ".availability_zone_count"),
+                                  "asks for %d availability zones, but %s has %d" % (count, region, available)))
     needs_two = [
         ("eks", "EKS needs subnets in at least two availability zones"),
         ("database", "an RDS subnet group needs at least two availability zones"),
@@ -837,7 +843,7 @@ def _rule_subnets(view, errors):
 
 
 def _rule_compute(view, errors):
-    """vLLM models name existing GPU node groups; storage ceilings lie above storage."""
+    """vLLM models name existing GPU node groups; database storage fits its type's minimum and ceiling."""
     try:
         groups = view.get("mlops_infrastructure.gpu_nodes.config.node_groups")
         if view.enabled("mlops_infrastructure", "gpu_nodes") and not groups:
@@ -853,12 +859,8 @@ def _rule_compute(view, errors):
     except _Skip:
         pass
     try:
-        database = view.get("mlops_infrastructure.database.config")
-        ceiling = database["max_allocated_storage_gib"]
-        if ceiling is not None and ceiling <= database["allocated_storage_gib"]:
-            errors.append(ConfigError("mlops_infrastructure.database.config.max_allocated_storage_gib",
-                                      "must be above allocated_storage_gib (%d)" % database["allocated_storage_gib"],
-                                      ceiling))
+        base = "mlops_infrastructure.database.config"
+        errors.extend(database.check_storage(view.get(base), base))
     except _Skip:
         pass
 

@@ -89,6 +89,11 @@ user_id:
   returned: success
   type: str
   sample: AROAEXAMPLEROLEID1234:mlops-platform
+api_calls:
+  description: The AWS API calls this run made, by operation, with the number of writes among them.
+  returned: always
+  type: dict
+  sample: {"total": 2, "writes": 1, "by_operation": {"AssumeRole": 1, "GetCallerIdentity": 1}}
 assumed_role_arn:
   description: The role ARN given in O(assume_role.role_arn). No credential is ever returned.
   returned: when O(assume_role) is set

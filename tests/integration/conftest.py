@@ -5,6 +5,7 @@ The stand-in gets a free port and a temporary state directory, never the demo's
 """
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -62,16 +63,31 @@ def run_playbook(port, *args, env=None):
     return Run(process)
 
 
-@pytest.fixture(scope="session")
-def stand_in(tmp_path_factory):
-    """A fresh moto server for this test session; stopped afterwards."""
-    state = str(tmp_path_factory.mktemp("stand-in"))
+@contextlib.contextmanager
+def started_stand_in(state):
+    """A moto server on a free port with its state in ``state``; stopped on exit."""
     port = free_port()
-    command = [sys.executable, LAUNCHER, "--port", str(port), "--state-dir", state]
+    command = [sys.executable, LAUNCHER, "--port", str(port), "--state-dir", str(state)]
     started = subprocess.run(command + ["up"], capture_output=True, text=True, check=False)
     assert started.returncode == 0, started.stderr
-    yield port
-    subprocess.run(command + ["down"], capture_output=True, text=True, check=False)
+    try:
+        yield port
+    finally:
+        subprocess.run(command + ["down"], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def stand_in(tmp_path_factory):
+    """The stand-in the converge tests share: converged once, then re-run, planned, drifted."""
+    with started_stand_in(tmp_path_factory.mktemp("stand-in")) as port:
+        yield port
+
+
+@pytest.fixture
+def empty_stand_in(tmp_path):
+    """A stand-in of its own, with nothing in it."""
+    with started_stand_in(tmp_path / "stand-in") as port:
+        yield port
 
 
 @pytest.fixture

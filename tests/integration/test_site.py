@@ -43,6 +43,16 @@ def outputs(converged):
         return json.load(handle)
 
 
+def test_check_mode_on_an_empty_environment_predicts_without_failing(empty_stand_in):
+    plan = run_playbook(empty_stand_in, "--check", "--diff")
+    assert plan.rc == 0 and plan.recap["failed"] == 0, plan
+    assert plan.recap["changed"] > 0, plan
+    assert "(known after apply)" in plan.output, plan
+    orgs = aws("organizations", empty_stand_in)  # nothing was created
+    with pytest.raises(orgs.exceptions.AWSOrganizationsNotInUseException):
+        orgs.describe_organization()
+
+
 def test_converge_summarises_the_environment(converged, stand_in, outputs):
     member = outputs["organization"]["environment_accounts"]["local"]["account_id"]
     assert "Environment local in us-east-1, names prefixed mlops-local" in converged.output
@@ -88,6 +98,71 @@ def test_second_converge_changes_nothing(converged, stand_in):
 def test_check_mode_on_the_converged_environment_changes_nothing(converged, stand_in):
     plan = run_playbook(stand_in, "--check", "--diff")
     assert plan.rc == 0 and plan.recap["changed"] == 0 and plan.recap["failed"] == 0, plan
+
+
+def member_clients(port, outputs):
+    """Clients acting in the environment's member account, through the role the organization made."""
+    role_arn = outputs["organization"]["environment_accounts"]["local"]["role_arn"]
+    credentials = aws("sts", port).assume_role(RoleArn=role_arn, RoleSessionName="integration")["Credentials"]
+    return lambda service: aws(service, port, **credentials)
+
+
+def test_foundation_is_visible_in_the_member_account(converged, stand_in, outputs):
+    client = member_clients(stand_in, outputs)
+    network, lake, database = outputs["network"], outputs["data_lake"], outputs["database"]
+    ec2 = client("ec2")
+    (vpc,) = ec2.describe_vpcs(VpcIds=[network["vpc_id"]])["Vpcs"]
+    assert vpc["CidrBlock"] == "10.0.0.0/16"
+    subnets = ec2.describe_subnets(SubnetIds=network["private_subnet_ids"])["Subnets"]
+    assert len({subnet["AvailabilityZone"] for subnet in subnets}) == 2
+    s3 = client("s3")
+    for name in lake["bucket_names"]:
+        assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+        rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=name)["Policy"]
+    (instance,) = client("rds").describe_db_instances(
+        DBInstanceIdentifier=database["instance_identifier"])["DBInstances"]
+    assert instance["StorageEncrypted"] and not instance["PubliclyAccessible"]
+    assert instance["MasterUserSecret"]["SecretArn"] == database["master_user_secret_arn"]
+    # The management account holds none of it.
+    assert network["vpc_id"] not in {v["VpcId"] for v in aws("ec2", stand_in).describe_vpcs()["Vpcs"]}
+
+
+def changed_tasks(run):
+    """Names of the tasks that reported a change, in order."""
+    tasks, current = [], None
+    for line in run.output.splitlines():
+        if line.startswith("TASK ["):
+            current = line[6:line.index("]")]
+        elif line.startswith("changed: [") and current:
+            tasks.append(current)
+    return tasks
+
+
+def test_drift_is_repaired_exactly(converged, stand_in, outputs):
+    """Behind the modules' backs: a route deleted, versioning suspended, the TLS policy removed."""
+    client = member_clients(stand_in, outputs)
+    network, lake = outputs["network"], outputs["data_lake"]
+    ec2, s3 = client("ec2"), client("s3")
+    private_table = network["route_table_ids"]["private"][0]
+    ec2.delete_route(RouteTableId=private_table, DestinationCidrBlock="0.0.0.0/0")
+    bucket = lake["bucket_names"][0]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3.delete_bucket_policy(Bucket=bucket)
+
+    repair = run_playbook(stand_in, "--diff")
+    assert repair.rc == 0 and repair.recap["failed"] == 0, repair
+    # exactly the two components whose resources drifted, nothing else
+    assert [task.split(" : ")[0] for task in changed_tasks(repair)] == [
+        "mlops.platform.data_lake", "mlops.platform.network"], repair
+    routes = ec2.describe_route_tables(RouteTableIds=[private_table])["RouteTables"][0]["Routes"]
+    assert any(route.get("DestinationCidrBlock") == "0.0.0.0/0" for route in routes)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert "aws:SecureTransport" in s3.get_bucket_policy(Bucket=bucket)["Policy"]
+
+    again = run_playbook(stand_in)
+    assert again.rc == 0 and again.recap["changed"] == 0, again
 
 
 def test_unreachable_aws_is_a_clear_failure_after_validation(silent_endpoint):

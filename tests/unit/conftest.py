@@ -34,12 +34,16 @@ def aws(monkeypatch, tmp_path):
 
 @pytest.fixture
 def api_calls(monkeypatch):
-    """Every AWS API call made by any boto3 client, as (operation name, response)."""
+    """Every AWS API call made by any boto3 client, as (operation name, response or error)."""
     calls = []
     make_api_call = botocore.client.BaseClient._make_api_call
 
     def recording(client, operation_name, api_params):
-        response = make_api_call(client, operation_name, api_params)
+        try:
+            response = make_api_call(client, operation_name, api_params)
+        except Exception as error:  # an answer like NoSuchEntity is a call all the same
+            calls.append((operation_name, error))
+            raise
         calls.append((operation_name, response))
         return response
 
@@ -48,9 +52,10 @@ def api_calls(monkeypatch):
 
 
 def writes(calls):
-    """The operations among ``calls`` that are not reads (Describe/List/Get/Head)."""
-    return [operation for operation, response in calls
-            if not operation.startswith(("Describe", "List", "Get", "Head"))]
+    """The operations among ``calls`` that change something (as the modules count them)."""
+    from ansible_collections.mlops.platform.plugins.module_utils.aws import READ_PREFIXES
+
+    return [operation for operation, response in calls if not operation.startswith(READ_PREFIXES)]
 
 
 def run_module(capsys, main, args):

@@ -1,0 +1,515 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The database component's pure logic: names, checks, desired state and plans. No network.
+
+The module (plugins/modules/database.py) reads the live resources, hands them to the
+functions here and calls exactly what they say differs. Everything that can be decided
+without AWS is decided here, so that it can be unit-tested without a stand-in.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError, check_cidr
+
+COMPONENT = "database"
+ENGINE = "postgres"
+# The master user's name is not a secret; its password is RDS's, in Secrets Manager.
+MASTER_USERNAME = "mlops_admin"
+# Performance Insights' free tier; longer retention is billed.
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
+# Placeholder for values a check-mode plan cannot know (same wording as every component).
+UNKNOWN = "(known after apply)"
+
+# Parameters this component pins in its parameter group, with RDS's apply type for
+# PostgreSQL. rds.force_ssl is dynamic on RDS for PostgreSQL (apply type "dynamic" in
+# every postgresNN family), so "immediate" is valid and a repair takes effect without
+# a reboot. A static parameter would need "pending-reboot".
+PARAMETERS = {
+    "rds.force_ssl": {"value": "1", "apply_type": "dynamic"},
+}
+
+# Smallest allocated storage RDS for PostgreSQL accepts, per storage type (GiB).
+MIN_STORAGE_GIB = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
+PROVISIONED_IOPS_TYPES = ("io1", "io2")
+MIN_PROVISIONED_IOPS = 1000
+MAX_PROVISIONED_IOPS = 256000
+
+# Settings RDS applies without downtime, or applies at once whatever ApplyImmediately
+# says (RDS user guide, "Settings for DB instances"). A modification made only of these
+# is sent with ApplyImmediately=true; anything else waits for the maintenance window
+# unless the caller asks for apply_immediately.
+HARMLESS_SETTINGS = frozenset([
+    "AllocatedStorage",          # growing storage is online
+    "AutoMinorVersionUpgrade",
+    "BackupRetentionPeriod",     # only between two non-zero values, see modification()
+    "CopyTagsToSnapshot",
+    "DeletionProtection",
+    "EnablePerformanceInsights",
+    "MaxAllocatedStorage",
+    "PreferredBackupWindow",
+    "PreferredMaintenanceWindow",
+    "PubliclyAccessible",
+    "VpcSecurityGroupIds",
+])
+
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+
+
+def is_unknown(value):
+    """True for a value an earlier component's check-mode plan could not know yet."""
+    return value == UNKNOWN
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def engine_major(version):
+    """``"17.6"`` -> ``"17"``; PostgreSQL 10 and later number their major releases with one part."""
+    return version.split(".")[0]
+
+
+def version_tuple(version):
+    return tuple(int(part) for part in version.split("."))
+
+
+def names(prefix, engine_version):
+    """The name of every resource the component owns."""
+    major = engine_major(engine_version)
+    return {
+        "instance": naming.db_instance_identifier(prefix),
+        "subnet_group": "%s-postgres" % prefix,
+        "security_group": "%s-postgres" % prefix,
+        "parameter_group": "%s-postgres%s" % (prefix, major),
+        "parameter_group_family": "postgres%s" % major,
+        "kms_alias": "alias/%s-database" % prefix,
+    }
+
+
+# --- checks before any call ------------------------------------------------------------------
+
+
+def check_storage(config, base="config"):
+    """Storage rules the schema alone cannot express; paths start with ``base``."""
+    errors = []
+    minimum = MIN_STORAGE_GIB[config["storage_type"]]
+    if config["allocated_storage_gib"] < minimum:
+        errors.append(ConfigError(
+            base + ".allocated_storage_gib",
+            "is below the minimum of %d GiB for %s storage (storage_type)" % (minimum, config["storage_type"]),
+            config["allocated_storage_gib"]))
+    ceiling = config["max_allocated_storage_gib"]
+    if ceiling is not None and ceiling <= config["allocated_storage_gib"]:
+        errors.append(ConfigError(base + ".max_allocated_storage_gib",
+                                  "must be above allocated_storage_gib (%d)" % config["allocated_storage_gib"],
+                                  ceiling))
+    return errors
+
+
+def check_inputs(params, check_mode):
+    """Problems with the inputs from the network component, by option name (before any call).
+
+    Values still unknown in a check-mode plan are accepted in check mode only.
+    """
+    errors = []
+
+    def unknown_allowed(path, value):
+        if not is_unknown(value):
+            return False
+        if not check_mode:
+            errors.append(ConfigError(path, "is still unknown: converge the network component first", value))
+        return True
+
+    vpc_id = params["vpc_id"]
+    if not unknown_allowed("vpc_id", vpc_id) and not _VPC_ID.match(vpc_id):
+        errors.append(ConfigError("vpc_id", "is not a VPC id (vpc-...)", vpc_id))
+    subnet_ids = params["subnet_ids"]
+    for index, subnet_id in enumerate(subnet_ids):
+        path = "subnet_ids[%d]" % index
+        if not unknown_allowed(path, subnet_id) and not _SUBNET_ID.match(subnet_id):
+            errors.append(ConfigError(path, "is not a subnet id (subnet-...)", subnet_id))
+    known = [subnet_id for subnet_id in subnet_ids if not is_unknown(subnet_id)]
+    if len(set(known)) != len(known):
+        errors.append(ConfigError("subnet_ids", "lists a subnet more than once"))
+    if len(subnet_ids) < 2:
+        errors.append(ConfigError("subnet_ids", "lists %d subnet(s); an RDS subnet group needs private subnets in at "
+                                                "least two availability zones" % len(subnet_ids)))
+    for index, cidr in enumerate(params["allowed_cidrs"]):
+        problem = check_cidr(cidr)
+        if problem:
+            errors.append(ConfigError("allowed_cidrs[%d]" % index, problem, cidr))
+    for index, group_id in enumerate(params["allowed_security_group_ids"]):
+        path = "allowed_security_group_ids[%d]" % index
+        if not unknown_allowed(path, group_id) and not _SECURITY_GROUP_ID.match(group_id):
+            errors.append(ConfigError(path, "is not a security group id (sg-...)", group_id))
+    return errors
+
+
+def check_subnets(config, vpc_id, subnet_ids, subnets):
+    """Problems found in the one DescribeSubnets answer: existence, VPC, availability zones.
+
+    ``subnets`` is that answer's list. Multi-AZ is also checked by the configuration's
+    cross-component rule from the network's configured AZ count; this is the same rule on
+    the subnets actually given.
+    """
+    errors = []
+    found = {subnet["SubnetId"]: subnet for subnet in subnets}
+    for index, subnet_id in enumerate(subnet_ids):
+        subnet = found.get(subnet_id)
+        if subnet is None:
+            errors.append(ConfigError("subnet_ids[%d]" % index, "does not exist", subnet_id))
+        elif subnet["VpcId"] != vpc_id:
+            errors.append(ConfigError("subnet_ids[%d]" % index, "is in %s, not in vpc_id %s"
+                                      % (subnet["VpcId"], vpc_id), subnet_id))
+    if errors:
+        return errors
+    zones = sorted({found[subnet_id]["AvailabilityZone"] for subnet_id in subnet_ids})
+    if len(zones) < 2:
+        errors.append(ConfigError("subnet_ids", "are all in %s; an RDS subnet group needs subnets in at least "
+                                                "two availability zones" % zones[0]))
+        if config["multi_az"]:
+            errors.append(ConfigError("config.multi_az", "is true, but the subnets given cover only one availability "
+                                                         "zone (%s)" % zones[0], True))
+    return errors
+
+
+# --- security group rules ----------------------------------------------------------------------
+# A rule is a tuple (protocol, from_port, to_port, kind, source); kind is one of
+# cidr, cidr6, prefix_list, group. Ports are None for protocol "-1" (all traffic).
+
+
+def desired_ingress(port, cidrs, group_ids):
+    """The only rules the owned security group holds: the DB port from the allowed sources."""
+    rules = {("tcp", port, port, "cidr", cidr) for cidr in cidrs}
+    rules |= {("tcp", port, port, "group", group_id) for group_id in group_ids}
+    return rules
+
+
+def rules_of(permissions):
+    """The rule tuples of an EC2 IpPermissions (or IpPermissionsEgress) list."""
+    rules = set()
+    for permission in permissions:
+        head = (permission["IpProtocol"], permission.get("FromPort"), permission.get("ToPort"))
+        for entry in permission.get("IpRanges", []):
+            rules.add(head + ("cidr", entry["CidrIp"]))
+        for entry in permission.get("Ipv6Ranges", []):
+            rules.add(head + ("cidr6", entry["CidrIpv6"]))
+        for entry in permission.get("PrefixListIds", []):
+            rules.add(head + ("prefix_list", entry["PrefixListId"]))
+        for entry in permission.get("UserIdGroupPairs", []):
+            rules.add(head + ("group", entry["GroupId"]))
+    return rules
+
+
+_SOURCE_KEYS = {
+    "cidr": ("IpRanges", "CidrIp"),
+    "cidr6": ("Ipv6Ranges", "CidrIpv6"),
+    "prefix_list": ("PrefixListIds", "PrefixListId"),
+    "group": ("UserIdGroupPairs", "GroupId"),
+}
+
+
+def permissions_of(rules, description=None):
+    """EC2 IpPermissions for a set of rule tuples, one permission per protocol and port range."""
+    grouped = {}
+    for protocol, from_port, to_port, kind, source in sorted(rules, key=_rule_sort_key):
+        permission = grouped.setdefault((protocol, from_port, to_port), {"IpProtocol": protocol})
+        if from_port is not None:
+            permission["FromPort"] = from_port
+            permission["ToPort"] = to_port
+        list_key, id_key = _SOURCE_KEYS[kind]
+        entry = {id_key: source}
+        if description:
+            entry["Description"] = description
+        permission.setdefault(list_key, []).append(entry)
+    return [grouped[key] for key in sorted(grouped, key=_rule_sort_key)]
+
+
+def _rule_sort_key(rule):
+    return tuple("" if part is None else str(part) for part in rule)
+
+
+def describe_rules(rules, direction="from"):
+    """Rules as short strings for the diff: ``tcp/5432 from 10.0.1.0/24`` (``to`` for egress)."""
+    result = []
+    for protocol, from_port, to_port, kind, source in sorted(rules, key=_rule_sort_key):
+        if protocol == "-1":
+            what = "all traffic"
+        elif from_port == to_port:
+            what = "%s/%s" % (protocol, from_port)
+        else:
+            what = "%s/%s-%s" % (protocol, from_port, to_port)
+        result.append("%s %s %s" % (what, direction, source))
+    return result
+
+
+# --- the instance ------------------------------------------------------------------------------
+
+
+def provisioned_iops(config):
+    """IOPS for io1/io2 (None for gp2/gp3, whose baseline RDS sets).
+
+    ``config.iops`` when the schema has it, else one IOPS per GiB and at least RDS's
+    minimum of 1000, which keeps the IOPS-to-storage ratio RDS requires (1 to 50 for io1).
+    """
+    if config["storage_type"] not in PROVISIONED_IOPS_TYPES:
+        return None
+    if config.get("iops"):
+        return config["iops"]
+    return min(MAX_PROVISIONED_IOPS, max(MIN_PROVISIONED_IOPS, config["allocated_storage_gib"]))
+
+
+def create_request(config, resource_names, kms_key_arn, security_group_id, tags):
+    """The CreateDBInstance request: every setting pinned, the password left to RDS."""
+    request = dict(
+        DBInstanceIdentifier=resource_names["instance"],
+        Engine=ENGINE,
+        EngineVersion=config["engine_version"],
+        AutoMinorVersionUpgrade=config["auto_minor_version_upgrade"],
+        DBInstanceClass=config["instance_class"],
+        MasterUsername=MASTER_USERNAME,
+        ManageMasterUserPassword=True,
+        StorageEncrypted=True,
+        KmsKeyId=kms_key_arn,
+        StorageType=config["storage_type"],
+        AllocatedStorage=config["allocated_storage_gib"],
+        DBSubnetGroupName=resource_names["subnet_group"],
+        VpcSecurityGroupIds=[security_group_id],
+        DBParameterGroupName=resource_names["parameter_group"],
+        Port=config["port"],
+        MultiAZ=config["multi_az"],
+        PubliclyAccessible=False,
+        DeletionProtection=config["deletion_protection"],
+        BackupRetentionPeriod=config["backup_retention_days"],
+        PreferredBackupWindow=config["preferred_backup_window"],
+        PreferredMaintenanceWindow=config["preferred_maintenance_window"],
+        EnablePerformanceInsights=config["performance_insights"],
+        CopyTagsToSnapshot=True,
+        Tags=tags,
+    )
+    if config["max_allocated_storage_gib"] is not None:
+        request["MaxAllocatedStorage"] = config["max_allocated_storage_gib"]
+    iops = provisioned_iops(config)
+    if iops is not None:
+        request["Iops"] = iops
+    if config["performance_insights"]:
+        request["PerformanceInsightsRetentionPeriod"] = PERFORMANCE_INSIGHTS_RETENTION_DAYS
+        request["PerformanceInsightsKMSKeyId"] = kms_key_arn
+    return request
+
+
+def effective(instance, key):
+    """A setting as it will be once pending modifications apply (RDS shows them apart)."""
+    pending = instance.get("PendingModifiedValues") or {}
+    if key in pending:
+        return pending[key]
+    return instance.get(key)
+
+
+def instance_port(instance):
+    pending = (instance.get("PendingModifiedValues") or {}).get("Port")
+    if pending is not None:
+        return pending
+    endpoint = instance.get("Endpoint") or {}
+    return endpoint.get("Port") or instance.get("DbInstancePort") or None
+
+
+def instance_state(instance):
+    """The diffable view of an instance: the settings this component manages, pending changes included.
+
+    A value RDS does not report (e.g. while creating, or a field the stand-in lacks) is None.
+    """
+    if instance is None:
+        return {}
+    parameter_groups = instance.get("DBParameterGroups") or [{}]
+    max_storage = instance.get("MaxAllocatedStorage")
+    return {
+        "identifier": instance.get("DBInstanceIdentifier"),
+        "engine_version": effective(instance, "EngineVersion"),
+        "auto_minor_version_upgrade": instance.get("AutoMinorVersionUpgrade"),
+        "instance_class": effective(instance, "DBInstanceClass"),
+        "storage_type": effective(instance, "StorageType"),
+        "allocated_storage_gib": effective(instance, "AllocatedStorage"),
+        "max_allocated_storage_gib": max_storage,
+        "iops": effective(instance, "Iops") if effective(instance, "StorageType") in PROVISIONED_IOPS_TYPES else None,
+        "port": instance_port(instance),
+        "multi_az": effective(instance, "MultiAZ"),
+        "deletion_protection": instance.get("DeletionProtection"),
+        "backup_retention_days": effective(instance, "BackupRetentionPeriod"),
+        "preferred_backup_window": instance.get("PreferredBackupWindow"),
+        "preferred_maintenance_window": instance.get("PreferredMaintenanceWindow"),
+        "performance_insights": instance.get("PerformanceInsightsEnabled"),
+        "parameter_group": parameter_groups[0].get("DBParameterGroupName"),
+        "subnet_group": (instance.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
+        "security_group_ids": sorted(group["VpcSecurityGroupId"] for group in instance.get("VpcSecurityGroups") or []),
+        "publicly_accessible": instance.get("PubliclyAccessible"),
+        "copy_tags_to_snapshot": instance.get("CopyTagsToSnapshot"),
+        "storage_encrypted": instance.get("StorageEncrypted"),
+        "master_username": instance.get("MasterUsername"),
+    }
+
+
+def desired_state(config, resource_names, security_group_id, live_state=None):
+    """The view :func:`instance_state` would show once converged (live values kept where the config defers)."""
+    live_state = live_state or {}
+    engine_version = config["engine_version"]
+    live_version = live_state.get("engine_version")
+    if live_version and _version_satisfies(live_version, engine_version, config["auto_minor_version_upgrade"]):
+        engine_version = live_version
+    allocated = config["allocated_storage_gib"]
+    if live_state.get("allocated_storage_gib") and live_state["allocated_storage_gib"] > allocated:
+        allocated = live_state["allocated_storage_gib"]  # storage never shrinks; autoscaling may have grown it
+    return {
+        "identifier": resource_names["instance"],
+        "engine_version": engine_version,
+        "auto_minor_version_upgrade": config["auto_minor_version_upgrade"],
+        "instance_class": config["instance_class"],
+        "storage_type": config["storage_type"],
+        "allocated_storage_gib": allocated,
+        "max_allocated_storage_gib": config["max_allocated_storage_gib"],
+        "iops": provisioned_iops(config),
+        "port": config["port"],
+        "multi_az": config["multi_az"],
+        "deletion_protection": config["deletion_protection"],
+        "backup_retention_days": config["backup_retention_days"],
+        "preferred_backup_window": config["preferred_backup_window"],
+        "preferred_maintenance_window": config["preferred_maintenance_window"],
+        "performance_insights": config["performance_insights"],
+        "parameter_group": resource_names["parameter_group"],
+        "subnet_group": resource_names["subnet_group"],
+        "security_group_ids": [security_group_id],
+        "publicly_accessible": False,
+        "copy_tags_to_snapshot": True,
+        "storage_encrypted": True,
+        "master_username": MASTER_USERNAME,
+    }
+
+
+def _version_satisfies(live, wanted, auto_minor):
+    """True when the live engine version needs no upgrade for ``wanted``.
+
+    ``wanted`` may be a major version only ("17"), which any 17.x satisfies; with minor
+    upgrades opted in, a newer minor of the same major (RDS upgraded it) satisfies it too.
+    """
+    if "." not in wanted:
+        return engine_major(live) == wanted
+    if live == wanted:
+        return True
+    return auto_minor and engine_major(live) == engine_major(wanted) and version_tuple(live) > version_tuple(wanted)
+
+
+def modification(config, resource_names, security_group_id, kms_key_arn, instance, apply_immediately=False):
+    """``(request, problems, warnings)`` to bring a live instance to the configuration.
+
+    ``request`` holds only the ModifyDBInstance parameters whose value differs (empty when
+    nothing differs), with ApplyImmediately decided by :data:`HARMLESS_SETTINGS`.
+    ``problems`` are refusals (a downgrade); ``warnings`` are differences that cannot be
+    changed in place (encryption, subnet group) and are left as they are. The master
+    password and its secret are never part of a request.
+    """
+    live = instance_state(instance)
+    request = {}
+    problems = []
+    warnings = []
+
+    def differs(key, wanted, name):
+        # None: RDS did not report the setting (the stand-in omits some); never modify on a guess.
+        current = live[key]
+        if current is not None and current != wanted:
+            request[name] = wanted
+
+    # Engine version: upgrades only, and only when engine_version changes.
+    wanted_version = config["engine_version"]
+    live_version = live["engine_version"]
+    if live_version and not _version_satisfies(live_version, wanted_version, config["auto_minor_version_upgrade"]):
+        wanted_major, live_major = int(engine_major(wanted_version)), int(engine_major(live_version))
+        if wanted_major < live_major:
+            problems.append(ConfigError("config.engine_version", "is a major downgrade from the running %s; RDS cannot "
+                                                                 "downgrade an instance (restore a snapshot instead)"
+                                        % live_version, wanted_version))
+        elif wanted_major == live_major and "." in wanted_version and \
+                version_tuple(wanted_version) < version_tuple(live_version):
+            problems.append(ConfigError("config.engine_version", "is older than the running %s; RDS cannot downgrade "
+                                                                 "an instance: pin %s" % (live_version, live_version),
+                                        wanted_version))
+        else:
+            request["EngineVersion"] = wanted_version
+            if wanted_major > live_major:
+                request["AllowMajorVersionUpgrade"] = True
+    pending_version = (instance.get("PendingModifiedValues") or {}).get("EngineVersion")
+    if not (pending_version and live["parameter_group"] and
+            engine_major(pending_version) != engine_major(instance.get("EngineVersion") or pending_version)):
+        # A scheduled major upgrade carries its new parameter group with it; RDS shows the
+        # old one until then, which is not a difference to repair.
+        differs("parameter_group", resource_names["parameter_group"], "DBParameterGroupName")
+    differs("auto_minor_version_upgrade", config["auto_minor_version_upgrade"], "AutoMinorVersionUpgrade")
+    differs("instance_class", config["instance_class"], "DBInstanceClass")
+    differs("storage_type", config["storage_type"], "StorageType")
+
+    # Storage never shrinks; with autoscaling on, RDS grows it past the configured size.
+    allocated = live["allocated_storage_gib"]
+    wanted_storage = config["allocated_storage_gib"]
+    if allocated is not None and allocated < wanted_storage:
+        request["AllocatedStorage"] = wanted_storage
+    elif allocated is not None and allocated > wanted_storage and config["max_allocated_storage_gib"] is None:
+        warnings.append("config.allocated_storage_gib is %d GiB but the instance has %d GiB; RDS cannot shrink "
+                        "storage, so it stays" % (wanted_storage, allocated))
+    ceiling = config["max_allocated_storage_gib"]
+    if ceiling is not None and live["max_allocated_storage_gib"] != ceiling:
+        request["MaxAllocatedStorage"] = ceiling
+    elif ceiling is None and live["max_allocated_storage_gib"] is not None:
+        # RDS turns autoscaling off when the ceiling equals the allocated storage.
+        request["MaxAllocatedStorage"] = max(allocated or 0, wanted_storage)
+    iops = provisioned_iops(config)
+    if iops is not None and ("StorageType" in request or live["iops"] not in (None, iops)):
+        request["Iops"] = iops
+
+    differs("port", config["port"], "DBPortNumber")
+    differs("multi_az", config["multi_az"], "MultiAZ")
+    differs("deletion_protection", config["deletion_protection"], "DeletionProtection")
+    differs("backup_retention_days", config["backup_retention_days"], "BackupRetentionPeriod")
+    differs("preferred_backup_window", config["preferred_backup_window"], "PreferredBackupWindow")
+    differs("preferred_maintenance_window", config["preferred_maintenance_window"], "PreferredMaintenanceWindow")
+    differs("performance_insights", config["performance_insights"], "EnablePerformanceInsights")
+    if request.get("EnablePerformanceInsights"):
+        request["PerformanceInsightsRetentionPeriod"] = PERFORMANCE_INSIGHTS_RETENTION_DAYS
+        request["PerformanceInsightsKMSKeyId"] = kms_key_arn
+    if live["security_group_ids"] != [security_group_id]:
+        request["VpcSecurityGroupIds"] = [security_group_id]
+    differs("publicly_accessible", False, "PubliclyAccessible")
+    differs("copy_tags_to_snapshot", True, "CopyTagsToSnapshot")
+
+    if live["storage_encrypted"] is False:
+        warnings.append("the instance %s is not encrypted at rest; RDS cannot encrypt a running instance (restore an "
+                        "encrypted snapshot copy instead)" % resource_names["instance"])
+    if live["subnet_group"] not in (None, resource_names["subnet_group"]):
+        warnings.append("the instance %s is in the subnet group %s, not %s; moving it is not done by this module"
+                        % (resource_names["instance"], live["subnet_group"], resource_names["subnet_group"]))
+
+    if problems or not request:
+        return {}, problems, warnings
+    harmless = set(request) - {"PerformanceInsightsRetentionPeriod", "PerformanceInsightsKMSKeyId"} <= HARMLESS_SETTINGS
+    if "BackupRetentionPeriod" in request and 0 in (request["BackupRetentionPeriod"], live["backup_retention_days"]):
+        harmless = False  # switching automated backups on or off restarts the instance
+    request["DBInstanceIdentifier"] = resource_names["instance"]
+    request["ApplyImmediately"] = bool(apply_immediately or harmless)
+    return request, problems, warnings
+
+
+def converged_state(desired, live_state):
+    """The view after a converge: the desired one, except settings RDS does not report stay unreported."""
+    if not live_state:
+        return dict(desired)
+    return {key: None if live_state.get(key) is None else value for key, value in desired.items()}
+
+
+def databases_output(config):
+    """Logical databases and owner roles, for the platform to create from inside the cluster."""
+    return {name: {"owner": database["owner"]} for name, database in sorted(config["databases"].items())}

@@ -1,0 +1,684 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: data_lake
+short_description: Converge an environment's S3 data lake - KMS key, zone buckets, log bucket, replication
+version_added: 0.1.0
+description:
+  - Converges, in the environment's account, the S3 data lake of one environment. One bucket
+    with a prefix per zone, or one bucket per zone (C(config.layout)); each lake bucket is
+    encrypted with SSE-KMS under the lake's customer managed key with S3 Bucket Keys, versioned,
+    public access blocked, C(BucketOwnerEnforced), TLS-only, refuses uploads that ask for other
+    encryption than the lake's key, has a lifecycle rule per zone and one aborting incomplete
+    multipart uploads, and writes S3 server access logs to the lake's log bucket.
+  - Bucket names are C(<name_prefix>-lake[-<zone>]-<account id>), the account being the one the
+    module acts in (after O(assume_role)). The KMS key is found by its alias
+    C(alias/<name_prefix>-data-lake), created with automatic rotation when missing.
+  - The log bucket C(<name_prefix>-lake-logs-<account id>) is SSE-S3 encrypted (S3 server access
+    logging cannot deliver to an SSE-KMS bucket), versioned, public access blocked,
+    C(BucketOwnerEnforced) and TLS-only. Its policy lets S3 server access logging write under
+    C(s3-access/<bucket>/) for each lake bucket, and VPC flow logs write under C(vpc-flow-logs/)
+    (RV(flow_logs_destination_arn), used by the network component).
+  - In a shared bucket, each zone's prefix is made to exist with a zero-byte C(<zone>/) object,
+    written only when nothing is under the prefix yet.
+  - With C(config.replication.enabled), each lake bucket is replicated to a bucket of the same
+    name with the suffix C(-replica) in C(config.replication.destination_region), encrypted with a
+    KMS key of the same alias there, through an IAM role C(<name_prefix>-data-lake-replication)
+    with a least-privilege inline policy. Delete markers are not replicated.
+  - Reads every resource kind once, computes the difference and calls only what differs; a run
+    that finds everything in place makes read calls only. Check mode predicts every creation
+    without failing on an empty account.
+  - Existing objects are never deleted, read or rewritten; buckets and KMS keys are never
+    deleted. Policy statements, lifecycle rules and tags that this module did not write are kept.
+author:
+  - mlops.platform contributors (@mlops-platform)
+options:
+  config:
+    description:
+      - The C(config) of the C(data_lake) component, as in
+        C(mlops_config.mlops_infrastructure.data_lake.config). Keys, defaults and allowed values
+        are those of docs/configuration.md; they are merged over the defaults and validated
+        before any AWS call, every problem reported with its dotted path.
+      - C(config.kms_key_deletion_window_days) is not used by a converge; it is the waiting
+        period a teardown schedules the key's deletion with.
+    type: dict
+    default: {}
+  environment:
+    description: Name of the environment; part of the ownership tags.
+    type: str
+    required: true
+  name_prefix:
+    description: Prefix of every resource name, C(mlops-<environment>) unless configured otherwise.
+    type: str
+    required: true
+  tags:
+    description:
+      - Tags put on every bucket, KMS key and role this module manages, with the ownership tags
+        C(mlops.platform/managed), C(mlops.platform/environment) and C(mlops.platform/component).
+      - Tags set by others are left alone.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - mlops.platform.assume_role
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+notes:
+  - The bucket policy denies C(s3:PutObject) only when the request names another encryption than
+    C(aws:kms), or another KMS key than the lake's. Uploads without encryption headers are
+    allowed and encrypted by the bucket's default encryption with the lake's key.
+  - The replication configuration of a lake bucket is owned entirely by this module while
+    replication is enabled. When it is disabled, a replication configuration with only this
+    module's rules is removed and the replication role is deleted; replica buckets and the replica
+    KMS key are kept, as the data is.
+  - Buckets removed from the configuration (a zone dropped with C(bucket_per_zone)) are kept with
+    their data and reported in RV(retained_buckets).
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Converge the data lake in the environment's account
+  mlops.platform.data_lake:
+    config: "{{ mlops_config.mlops_infrastructure.data_lake.config }}"
+    environment: "{{ mlops_config.mlops_environment.name }}"
+    name_prefix: "{{ mlops_config.mlops_environment.name_prefix or ('mlops-' ~ mlops_config.mlops_environment.name) }}"
+    tags: "{{ mlops_config.mlops_environment.tags }}"
+    assume_role: "{{ mlops_environment_access | default(omit) }}"
+
+- name: One bucket per zone, replicated to another region
+  mlops.platform.data_lake:
+    environment: prod
+    name_prefix: mlops-prod
+    region: eu-west-1
+    config:
+      layout: bucket_per_zone
+      lifecycle:
+        raw:
+          transitions:
+            - {days: 30, storage_class: STANDARD_IA}
+            - {days: 180, storage_class: GLACIER}
+          noncurrent_version_expiration_days: 90
+      replication:
+        enabled: true
+        destination_region: eu-central-1
+"""
+
+RETURN = r"""
+account_id:
+  description: The account the lake lives in (the assumed role's).
+  returned: always
+  type: str
+  sample: "111111111111"
+buckets:
+  description: Where each zone's data lives, C({name, arn, prefix}) by zone; C(prefix) is C(<zone>/) in a shared bucket, empty otherwise.
+  returned: always
+  type: dict
+  sample: {"raw": {"name": "mlops-dev-lake-111111111111", "arn": "arn:aws:s3:::mlops-dev-lake-111111111111", "prefix": "raw/"}}
+bucket_names:
+  description: The lake buckets' names.
+  returned: always
+  type: list
+  elements: str
+  sample: ["mlops-dev-lake-111111111111"]
+kms_key_arn:
+  description: ARN of the lake's KMS key; C((known after apply)) in check mode before it exists.
+  returned: always
+  type: str
+  sample: arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab
+kms_alias:
+  description: Alias of the lake's KMS key.
+  returned: always
+  type: str
+  sample: alias/mlops-dev-data-lake
+log_bucket:
+  description: Name of the log bucket (S3 server access logs, VPC flow logs).
+  returned: always
+  type: str
+  sample: mlops-dev-lake-logs-111111111111
+flow_logs_destination_arn:
+  description: The S3 destination for VPC flow logs, a prefix of the log bucket whose policy lets flow logs write there.
+  returned: always
+  type: str
+  sample: arn:aws:s3:::mlops-dev-lake-logs-111111111111/vpc-flow-logs/
+replication:
+  description: The replication set-up, or null when replication is disabled.
+  returned: always
+  type: dict
+  sample:
+    destination_region: eu-central-1
+    role_arn: arn:aws:iam::111111111111:role/mlops-dev-data-lake-replication
+    kms_key_arn: arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab
+    buckets: {"mlops-dev-lake-111111111111": "mlops-dev-lake-111111111111-replica"}
+retained_buckets:
+  description: Lake buckets of this environment that the configuration no longer names; kept with their data, not changed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+api_calls:
+  description: The AWS API calls this run made, by operation, with the number of writes among them.
+  returned: always
+  type: dict
+  sample: {"total": 25, "writes": 0, "by_operation": {"GetBucketPolicy": 2, "ListBuckets": 1}}
+ansible_facts:
+  description: The outputs under C(mlops_data_lake), for the roles that follow.
+  returned: always
+  type: dict
+  contains:
+    mlops_data_lake:
+      description: RV(buckets), RV(bucket_names), RV(kms_key_arn), RV(kms_alias), RV(log_bucket),
+        RV(flow_logs_destination_arn), RV(replication), RV(account_id).
+      type: dict
+      returned: always
+"""
+
+import json
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by MlopsAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.component import (
+    component_argument_spec,
+    is_owned,
+    managed_tags,
+    validate_config,
+)
+from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
+
+UNKNOWN = lake.UNKNOWN
+
+# A role that was just created is not yet visible to S3 everywhere: PutBucketReplication
+# answers InvalidRequest ("Role ... is not valid") for a few seconds after CreateRole.
+REPLICATION_RETRY = AWSRetry.jittered_backoff(retries=10, delay=2, max_delay=30,
+                                              catch_extra_error_codes=["InvalidRequest"])
+
+
+class LakeError(Exception):
+    """A problem to report as it is, without an AWS error around it."""
+
+
+class DataLake:
+    """Reads the lake once and converges it toward the configuration."""
+
+    def __init__(self, module, config):
+        self.module = module
+        self.config = config
+        self.check_mode = module.check_mode
+        self.prefix = module.params["name_prefix"]
+        self.environment = module.params["environment"]
+        self.tags = managed_tags(self.environment, lake.COMPONENT, module.params["tags"])
+        self.region = module.region
+        self.replication = config["replication"]
+        self._clients = {}
+        self.changed = False
+        self.before = {}
+        self.after = {}
+        self.account_id = None
+        self.partition = None
+        self.existing = {}   # bucket name -> region (None when S3 did not say)
+        self.keys = {}       # region -> key ARN
+        self.role_arn = None
+        self.role_created = False
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def client(self, service, region=None, retry=AWS_RETRY):
+        region = region or self.region
+        cache_key = (service, region, retry)
+        if cache_key not in self._clients:
+            client = self.module.client(service, retry_decorator=retry, region=region)
+            self._clients[cache_key] = client
+        return self._clients[cache_key]
+
+    def record(self, section, name, before, after, changed):
+        self.changed |= changed
+        self.before.setdefault(section, {})
+        self.after.setdefault(section, {})
+        if name is None:
+            self.before[section] = before
+            self.after[section] = after
+        else:
+            self.before[section][name] = before
+            self.after[section][name] = after
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_account(self):
+        identity = self.client("sts").get_caller_identity(aws_retry=True)
+        self.account_id = identity["Account"]
+        self.partition = lake.partition_of(identity["Arn"])
+
+    def read_buckets(self):
+        """Every bucket of the account whose name starts with the prefix: one paginated ListBuckets."""
+        buckets = paginated_query_with_retries(self.client("s3"), "list_buckets", retry_decorator=AWS_RETRY,
+                                               Prefix=self.prefix)["Buckets"]
+        self.existing = {bucket["Name"]: bucket.get("BucketRegion") for bucket in buckets}
+
+    # -- KMS ---------------------------------------------------------------------------------
+
+    def ensure_key(self, region):
+        """The lake's key in ``region``, found by alias or created; rotation on; tagged."""
+        kms = self.client("kms", region)
+        alias = lake.kms_alias(self.prefix)
+        aliases = paginated_query_with_retries(kms, "list_aliases", retry_decorator=AWS_RETRY)["Aliases"]
+        target = next((entry.get("TargetKeyId") for entry in aliases if entry["AliasName"] == alias), None)
+        if target is None:
+            self.changed = True
+            arn = UNKNOWN
+            if not self.check_mode:
+                arn = kms.create_key(
+                    Description="mlops.platform data lake of %s (%s)" % (self.environment, self.prefix),
+                    KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
+                    Tags=ansible_dict_to_boto3_tag_list(self.tags, "TagKey", "TagValue"), aws_retry=True,
+                )["KeyMetadata"]["Arn"]
+                kms.create_alias(AliasName=alias, TargetKeyId=arn, aws_retry=True)
+                kms.enable_key_rotation(KeyId=arn, aws_retry=True)
+            self.keys[region] = arn
+            return None, {"alias": alias, "arn": arn, "rotation": True}
+
+        metadata = kms.describe_key(KeyId=target, aws_retry=True)["KeyMetadata"]
+        arn = metadata["Arn"]
+        if metadata["KeyState"] != "Enabled":
+            raise LakeError("the data lake's KMS key %s (%s, %s) is %s; the lake's data cannot be read or written with it. "
+                            "Re-enable it (or cancel its deletion) before converging."
+                            % (arn, alias, region, metadata["KeyState"]))
+        rotation = kms.get_key_rotation_status(KeyId=arn, aws_retry=True)["KeyRotationEnabled"]
+        tags = boto3_tag_list_to_ansible_dict(
+            paginated_query_with_retries(kms, "list_resource_tags", retry_decorator=AWS_RETRY, KeyId=arn)["Tags"],
+            "TagKey", "TagValue")
+        missing = {key: value for key, value in self.tags.items() if tags.get(key) != value}
+        if not rotation or missing:
+            self.changed = True
+        if not self.check_mode:
+            if not rotation:
+                kms.enable_key_rotation(KeyId=arn, aws_retry=True)
+            if missing:
+                kms.tag_resource(KeyId=arn, Tags=ansible_dict_to_boto3_tag_list(missing, "TagKey", "TagValue"),
+                                 aws_retry=True)
+        self.keys[region] = arn
+        before = {"alias": alias, "arn": arn, "rotation": rotation}
+        if missing:
+            before["missing_tags"] = sorted(missing)
+        return before, {"alias": alias, "arn": arn, "rotation": True}
+
+    # -- buckets -----------------------------------------------------------------------------
+
+    def read_bucket(self, s3, name, spec):
+        """The live settings of an existing bucket that ``spec`` manages."""
+        state = {"versioning": s3.get_bucket_versioning(Bucket=name, aws_retry=True).get("Status") or "Disabled"}
+        try:
+            state["encryption"] = lake.encryption_state(
+                s3.get_bucket_encryption(Bucket=name, aws_retry=True)["ServerSideEncryptionConfiguration"])
+        except is_boto3_error_code("ServerSideEncryptionConfigurationNotFoundError"):
+            state["encryption"] = None
+        try:
+            state["public_access_block"] = s3.get_public_access_block(
+                Bucket=name, aws_retry=True)["PublicAccessBlockConfiguration"]
+        except is_boto3_error_code("NoSuchPublicAccessBlockConfiguration"):
+            state["public_access_block"] = None
+        try:
+            rules = s3.get_bucket_ownership_controls(Bucket=name, aws_retry=True)["OwnershipControls"]["Rules"]
+            state["object_ownership"] = rules[0]["ObjectOwnership"] if rules else None
+        except is_boto3_error_code("OwnershipControlsNotFoundError"):
+            state["object_ownership"] = None
+        try:
+            state["policy"] = json.loads(s3.get_bucket_policy(Bucket=name, aws_retry=True)["Policy"])
+        except is_boto3_error_code("NoSuchBucketPolicy"):
+            state["policy"] = None
+        try:
+            state["tags"] = boto3_tag_list_to_ansible_dict(s3.get_bucket_tagging(Bucket=name, aws_retry=True)["TagSet"])
+        except is_boto3_error_code("NoSuchTagSet"):
+            state["tags"] = {}
+        if spec["lifecycle"] is not None:
+            try:
+                state["lifecycle"] = s3.get_bucket_lifecycle_configuration(Bucket=name, aws_retry=True)["Rules"]
+            except is_boto3_error_code("NoSuchLifecycleConfiguration"):
+                state["lifecycle"] = []
+        if spec["logging"] is not None:
+            enabled = s3.get_bucket_logging(Bucket=name, aws_retry=True).get("LoggingEnabled")
+            state["logging"] = {"target_bucket": enabled["TargetBucket"], "target_prefix": enabled.get("TargetPrefix", "")} \
+                if enabled else None
+        if spec["replication"] is not None:
+            try:
+                state["replication"] = s3.get_bucket_replication(Bucket=name, aws_retry=True)["ReplicationConfiguration"]
+            except is_boto3_error_code("ReplicationConfigurationNotFoundError"):
+                state["replication"] = None
+        if spec["prefixes"]:
+            pages = paginated_query_with_retries(s3, "list_objects_v2", retry_decorator=AWS_RETRY,
+                                                 Bucket=name, Delimiter="/", MaxKeys=1000)
+            state["prefixes"] = set(entry["Prefix"] for entry in pages.get("CommonPrefixes") or [])
+        return state
+
+    def desired_versioning(self, spec, current):
+        """``Enabled`` when wanted; ``Suspended`` only to turn off versioning this lake had on."""
+        if spec["versioning"]:
+            return "Enabled"
+        return "Suspended" if current and current["versioning"] == "Enabled" else (current or {}).get("versioning", "Disabled")
+
+    def converge_bucket(self, section, name, region, spec):
+        """Create or correct one bucket; record its diff. ``spec`` is what this module manages:
+
+        versioning (bool), encryption (state), statements (policy statements), lifecycle
+        (rules or None), logging (dict, False to remove ours, None unmanaged), replication
+        (configuration, False to remove ours, None unmanaged), prefixes (list or None).
+        """
+        s3 = self.client("s3", region)
+        exists = name in self.existing
+        if exists and self.existing[name] not in (None, region):
+            raise LakeError("the bucket %s exists in %s, not in %s where this lake keeps it; move its data and delete it, "
+                            "or change the region" % (name, self.existing[name], region))
+        current = self.read_bucket(s3, name, spec) if exists else None
+        writes = []
+
+        versioning = self.desired_versioning(spec, current)
+        if current is None or current["versioning"] != versioning:
+            if versioning != "Disabled":
+                writes.append("versioning")
+        encryption = spec["encryption"]
+        if current is None or current["encryption"] != encryption:
+            writes.append("encryption")
+        if current is None or current["public_access_block"] != lake.PUBLIC_ACCESS_BLOCK:
+            writes.append("public_access_block")
+        if current is None or current["object_ownership"] != lake.OBJECT_OWNERSHIP:
+            writes.append("object_ownership")
+        policy = lake.merged_policy((current or {}).get("policy"), spec["statements"])
+        if current is None or current["policy"] is None or compare_policies(current["policy"], policy):
+            writes.append("policy")
+        tags = lake.tags_to_write((current or {}).get("tags"), self.tags)
+        if tags is not None:
+            writes.append("tags")
+        lifecycle = None
+        if spec["lifecycle"] is not None:
+            lifecycle = lake.merged_lifecycle((current or {}).get("lifecycle"), spec["lifecycle"])
+            if current is None or lake.lifecycle_differs(current["lifecycle"], spec["lifecycle"]):
+                writes.append("lifecycle")
+        logging = spec["logging"]
+        if logging:
+            if current is None or current["logging"] != logging:
+                writes.append("logging")
+        elif logging is False and current and current["logging"] and \
+                current["logging"]["target_bucket"] == spec["log_bucket"]:
+            writes.append("logging")
+        replication = spec["replication"]
+        if replication:
+            if current is None or lake.normalize_replication(current["replication"]) != lake.normalize_replication(replication):
+                writes.append("replication")
+        elif replication is False and current and lake.is_our_replication(current["replication"]):
+            writes.append("replication")
+        missing_prefixes = [prefix for prefix in spec["prefixes"] or [] if prefix not in (current or {}).get("prefixes", set())]
+        if missing_prefixes:
+            writes.append("prefixes")
+
+        changed = current is None or bool(writes)
+        if changed and not self.check_mode:
+            self.apply_bucket(s3, name, region, current, writes, dict(
+                versioning=versioning, encryption=encryption, policy=policy, tags=tags, lifecycle=lifecycle,
+                logging=logging, replication=replication, prefixes=missing_prefixes))
+        after_tags = tags if tags is not None else (current or {}).get("tags", {})
+        self.record(section, name, self.bucket_view(current, spec, region), self.bucket_view(dict(
+            versioning=versioning, encryption=encryption, public_access_block=lake.PUBLIC_ACCESS_BLOCK,
+            object_ownership=lake.OBJECT_OWNERSHIP, policy=policy, tags=after_tags,
+            lifecycle=lifecycle, logging=logging or None, replication=replication or None,
+            prefixes=set((current or {}).get("prefixes", set())) | set(missing_prefixes)), spec, region), changed)
+
+    def apply_bucket(self, s3, name, region, current, writes, values):
+        if current is None:
+            create = {"Bucket": name, "ObjectOwnership": lake.OBJECT_OWNERSHIP}
+            if region != "us-east-1":
+                create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            try:
+                s3.create_bucket(aws_retry=True, **create)
+            except is_boto3_error_code("BucketAlreadyExists"):
+                raise LakeError("the bucket name %s is taken by another AWS account (bucket names are global); "
+                                "choose another name prefix" % name)
+            getattr(s3, "client", s3).get_waiter("bucket_exists").wait(Bucket=name)
+        # Closed and owner-enforced first, encrypted and versioned next, then the policy and the
+        # rest: the bucket is never open, and objects are only written once it is all in place.
+        if "public_access_block" in writes:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict(lake.PUBLIC_ACCESS_BLOCK),
+                                       aws_retry=True)
+        if "object_ownership" in writes:
+            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": lake.OBJECT_OWNERSHIP}]},
+                                             aws_retry=True)
+        if "encryption" in writes:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=lake.encryption_request(values["encryption"]),
+                                     aws_retry=True)
+        if "versioning" in writes:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": values["versioning"]}, aws_retry=True)
+        if "tags" in writes:
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ansible_dict_to_boto3_tag_list(values["tags"])}, aws_retry=True)
+        if "policy" in writes:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(values["policy"], sort_keys=True), aws_retry=True)
+        if "lifecycle" in writes:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": values["lifecycle"]},
+                                                  aws_retry=True)
+        if "logging" in writes:
+            status = {}
+            if values["logging"]:
+                status = {"LoggingEnabled": {"TargetBucket": values["logging"]["target_bucket"],
+                                             "TargetPrefix": values["logging"]["target_prefix"]}}
+            s3.put_bucket_logging(Bucket=name, BucketLoggingStatus=status, aws_retry=True)
+        if "replication" in writes:
+            if values["replication"]:
+                client = self.client("s3", region, REPLICATION_RETRY) if self.role_created else s3
+                client.put_bucket_replication(Bucket=name, ReplicationConfiguration=values["replication"], aws_retry=True)
+            else:
+                s3.delete_bucket_replication(Bucket=name, aws_retry=True)
+        for prefix in values["prefixes"]:
+            s3.put_object(Bucket=name, Key=prefix, Body=b"", aws_retry=True)
+
+    def bucket_view(self, state, spec, region):
+        """What a person compares between before and after for one bucket."""
+        if state is None:
+            return None
+        view = {
+            "region": region,
+            "versioning": state["versioning"],
+            "encryption": state["encryption"],
+            "public_access_blocked": state["public_access_block"] == lake.PUBLIC_ACCESS_BLOCK,
+            "object_ownership": state["object_ownership"],
+            "policy_statements": lake.our_statements(state["policy"]),
+            "tags": {key: value for key, value in (state.get("tags") or {}).items() if key in self.tags},
+        }
+        if spec["lifecycle"] is not None:
+            view["lifecycle_rules"] = sorted((lake.normalize_rule(rule) for rule in state["lifecycle"] or [] if lake.is_our_rule(rule)),
+                                             key=lambda rule: rule["ID"])
+        if spec["logging"] is not None:
+            view["access_logging"] = state["logging"]
+        if spec["replication"] is not None:
+            view["replication"] = lake.normalize_replication(state["replication"])
+        if spec["prefixes"]:
+            view["prefixes"] = sorted(prefix for prefix in state.get("prefixes", set()) if prefix in spec["prefixes"])
+        return view
+
+    # -- replication role ------------------------------------------------------------------------
+
+    def ensure_replication_role(self, pairs):
+        iam = self.client("iam")
+        name = lake.replication_role_name(self.prefix)
+        try:
+            role = iam.get_role(RoleName=name, aws_retry=True)["Role"]
+        except is_boto3_error_code("NoSuchEntity"):
+            role = None
+        wanted = self.replication["enabled"]
+        if not wanted:
+            if role is None or not is_owned(boto3_tag_list_to_ansible_dict(role.get("Tags") or []), self.environment,
+                                            lake.COMPONENT):
+                return
+            self.record("replication_role", None, {"name": name, "arn": role["Arn"]}, None, True)
+            if not self.check_mode:
+                try:
+                    iam.delete_role_policy(RoleName=name, PolicyName=lake.REPLICATION_POLICY_NAME, aws_retry=True)
+                except is_boto3_error_code("NoSuchEntity"):
+                    pass
+                iam.delete_role(RoleName=name, aws_retry=True)
+            return
+
+        trust = lake.replication_trust_policy(self.account_id)
+        policy = lake.replication_role_policy(self.partition, self.region, self.replication["destination_region"], pairs,
+                                              self.keys[self.region], self.keys[self.replication["destination_region"]])
+        before = None
+        writes = []
+        if role is None:
+            writes = ["create", "policy"]
+            self.role_arn = UNKNOWN
+        else:
+            self.role_arn = role["Arn"]
+            current_trust = role["AssumeRolePolicyDocument"]
+            if not isinstance(current_trust, dict):
+                current_trust = json.loads(current_trust)
+            try:
+                current_policy = iam.get_role_policy(RoleName=name, PolicyName=lake.REPLICATION_POLICY_NAME,
+                                                     aws_retry=True)["PolicyDocument"]
+                if not isinstance(current_policy, dict):
+                    current_policy = json.loads(current_policy)
+            except is_boto3_error_code("NoSuchEntity"):
+                current_policy = None
+            current_tags = boto3_tag_list_to_ansible_dict(role.get("Tags") or [])
+            missing = {key: value for key, value in self.tags.items() if current_tags.get(key) != value}
+            if compare_policies(current_trust, trust):
+                writes.append("trust")
+            if current_policy is None or compare_policies(current_policy, policy):
+                writes.append("policy")
+            if missing:
+                writes.append("tags")
+            before = {"name": name, "arn": role["Arn"], "trust_policy": current_trust, "policy": current_policy,
+                      "tags": {key: value for key, value in current_tags.items() if key in self.tags}}
+        if writes and not self.check_mode:
+            if "create" in writes:
+                created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                          Description="S3 replication of the %s data lake" % self.environment,
+                                          Tags=ansible_dict_to_boto3_tag_list(self.tags), aws_retry=True)["Role"]
+                self.role_arn = created["Arn"]
+                self.role_created = True
+                getattr(iam, "client", iam).get_waiter("role_exists").wait(RoleName=name)
+            if "trust" in writes:
+                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust), aws_retry=True)
+            if "policy" in writes:
+                iam.put_role_policy(RoleName=name, PolicyName=lake.REPLICATION_POLICY_NAME, PolicyDocument=json.dumps(policy),
+                                    aws_retry=True)
+            if "tags" in writes:
+                iam.tag_role(RoleName=name, Tags=ansible_dict_to_boto3_tag_list(missing), aws_retry=True)
+        after = {"name": name, "arn": self.role_arn, "trust_policy": trust, "policy": policy,
+                 "tags": dict(self.tags)}
+        self.record("replication_role", None, before, after, bool(writes))
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def converge(self):
+        self.read_account()
+        self.read_buckets()
+        self.record("kms_key", None, *self.ensure_key(self.region), changed=False)
+
+        buckets = lake.lake_buckets(self.config, self.prefix, self.account_id)
+        names = [bucket["name"] for bucket in buckets]
+        log_bucket = lake.log_bucket_name(self.prefix, self.account_id)
+        sources = names if self.config["access_logging"] else []
+        self.converge_bucket("log_bucket", log_bucket, self.region, {
+            "versioning": True, "encryption": lake.s3_encryption(),
+            "statements": lake.log_bucket_statements(self.partition, self.account_id, self.region, log_bucket, sources),
+            "lifecycle": None, "logging": None, "replication": None, "prefixes": None,
+        })
+
+        pairs = [(name, lake.replica_bucket_name(name)) for name in names]
+        destination = self.replication["destination_region"]
+        if self.replication["enabled"]:
+            self.record("replica_kms_key", None, *self.ensure_key(destination), changed=False)
+            for unused, replica in pairs:
+                self.converge_bucket("replica_buckets", replica, destination, {
+                    "versioning": True, "encryption": lake.kms_encryption(self.keys[destination]),
+                    "statements": lake.lake_bucket_statements(self.partition, replica, self.keys[destination]),
+                    "lifecycle": None, "logging": None, "replication": None, "prefixes": None,
+                })
+            self.ensure_replication_role(pairs)
+
+        key_arn = self.keys[self.region]
+        for bucket in buckets:
+            replication = False
+            if self.replication["enabled"]:
+                replication = lake.replication_configuration(
+                    self.role_arn, lake.bucket_arn(self.partition, lake.replica_bucket_name(bucket["name"])),
+                    self.keys[destination], destination)
+            self.converge_bucket("buckets", bucket["name"], self.region, {
+                "versioning": self.config["versioning"], "encryption": lake.kms_encryption(key_arn),
+                "statements": lake.lake_bucket_statements(self.partition, bucket["name"], key_arn),
+                "lifecycle": lake.lifecycle_rules(self.config, bucket),
+                "logging": lake.access_logging(log_bucket, bucket["name"]) if self.config["access_logging"] else False,
+                "log_bucket": log_bucket, "replication": replication, "prefixes": bucket["prefixes"],
+            })
+        if not self.replication["enabled"]:
+            self.ensure_replication_role(pairs)
+        return self.outputs(names, log_bucket, pairs)
+
+    def outputs(self, names, log_bucket, pairs):
+        replication = None
+        if self.replication["enabled"]:
+            replication = {
+                "destination_region": self.replication["destination_region"],
+                "role_arn": self.role_arn,
+                "kms_key_arn": self.keys[self.replication["destination_region"]],
+                "buckets": dict(pairs),
+            }
+        # Lake buckets of this prefix and account the configuration no longer names (a zone
+        # dropped, the layout changed): kept with their data, reported only.
+        known = set(names) | set([log_bucket])
+        retained = sorted(name for name in self.existing
+                          if name.startswith(self.prefix + "-lake") and name.endswith("-" + self.account_id)
+                          and name not in known)
+        return {
+            "account_id": self.account_id,
+            "buckets": lake.zone_outputs(self.config, self.prefix, self.account_id, self.partition),
+            "bucket_names": names,
+            "kms_key_arn": self.keys[self.region],
+            "kms_alias": lake.kms_alias(self.prefix),
+            "log_bucket": log_bucket,
+            "flow_logs_destination_arn": "%s/%s" % (lake.bucket_arn(self.partition, log_bucket), lake.FLOW_LOGS_PREFIX),
+            "replication": replication,
+        }, retained
+
+
+def main():
+    module = MlopsAWSModule(argument_spec=component_argument_spec(), supports_check_mode=True)
+    config = validate_config(module, DATA_LAKE, lambda config: lake.check_config(
+        config, module.params["name_prefix"], module.region))
+
+    data_lake = DataLake(module, config)
+    try:
+        outputs, retained = data_lake.converge()
+    except LakeError as exc:
+        module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Could not converge the data lake")
+
+    module.exit_json(changed=data_lake.changed, diff={"before": data_lake.before, "after": data_lake.after},
+                     retained_buckets=retained,
+                     ansible_facts={"mlops_data_lake": outputs}, **outputs)
+
+
+if __name__ == "__main__":
+    main()
