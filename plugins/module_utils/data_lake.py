@@ -26,6 +26,7 @@ import copy
 from ansible_collections.mlops.platform.plugins.module_utils import config as platform_config
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
 
 COMPONENT = "data_lake"
 UNKNOWN = "(known after apply)"
@@ -253,17 +254,6 @@ def merged_lifecycle(current_rules, desired_rules):
 # ---------------------------------------------------------------- bucket policies
 
 
-def _deny_insecure_transport(arn):
-    return {
-        "Sid": SID_DENY_INSECURE_TRANSPORT,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [arn, arn + "/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
 def _deny_wrong_encryption(arn, kms_key_arn):
     """Deny an upload that asks for other encryption than the lake's KMS key.
 
@@ -300,7 +290,7 @@ def _deny_wrong_encryption(arn, kms_key_arn):
 def lake_bucket_statements(partition, name, kms_key_arn):
     """This component's statements in a lake (or replica) bucket's policy."""
     arn = bucket_arn(partition, name)
-    return [_deny_insecure_transport(arn)] + _deny_wrong_encryption(arn, kms_key_arn)
+    return [deny_insecure_transport(arn, SID_DENY_INSECURE_TRANSPORT)] + _deny_wrong_encryption(arn, kms_key_arn)
 
 
 def _sid_suffix(text):
@@ -346,7 +336,7 @@ def log_bucket_statements(partition, account_id, region, log_bucket, source_buck
         "Resource": arn,
         "Condition": dict(flow_logs_source, StringEquals={"aws:SourceAccount": account_id}),
     })
-    statements.append(_deny_insecure_transport(arn))
+    statements.append(deny_insecure_transport(arn, SID_DENY_INSECURE_TRANSPORT))
     return statements
 
 

@@ -37,6 +37,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
+
 POLICY_VERSION = "2012-10-17"
 # Paginated listings are retried as a whole (botocore paginators do not go through the
 # client wrapper's per-call retry).
@@ -220,14 +222,7 @@ def trail_bucket_policy(bucket_name, management_account_id, organization_id, tra
                 "Resource": "%s/AWSLogs/%s/*" % (bucket_arn, organization_id),
                 "Condition": write_condition,
             },
-            {
-                "Sid": SID_DENY_INSECURE_TRANSPORT,
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, bucket_arn + "/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_insecure_transport(bucket_arn, SID_DENY_INSECURE_TRANSPORT),
         ],
     }
 

@@ -69,3 +69,14 @@ def run_module(capsys, main, args):
             main()
     stdout = capsys.readouterr().out
     return exit_info.value.code, json.loads(stdout)
+
+
+def component_config(component, **overrides):
+    """A component's config block (e.g. config.NETWORK) merged over its defaults; must be valid."""
+    from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
+
+    option = component.options["config"]
+    errors = []
+    config = option.validate(deep_merge(option.default(), overrides), "config", errors)
+    assert errors == []
+    return config

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import run_module, writes
+from conftest import component_config, run_module, writes
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
 from ansible_collections.mlops.platform.plugins.modules import data_lake as module_under_test
@@ -60,12 +60,7 @@ def args(check_mode=False, assume_role=None, **config):
 
 def config_with(**overrides):
     from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
-    from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
-    option = DATA_LAKE.options["config"]
-    errors = []
-    config = option.validate(deep_merge(option.default(), overrides), "config", errors)
-    assert errors == []
-    return config
+    return component_config(DATA_LAKE, **overrides)
 
 
 def operations(calls):

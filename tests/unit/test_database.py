@@ -17,10 +17,9 @@ from botocore.stub import ANY, Stubber
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.config import DATABASE
-from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
 from ansible_collections.mlops.platform.plugins.modules import database as module_under_test
 
-from conftest import run_module, writes
+from conftest import component_config, run_module, writes
 
 REGION = "eu-west-1"
 PREFIX = "mlops-dev"
@@ -30,11 +29,7 @@ MANAGED = {"mlops.platform/managed": "true", "mlops.platform/environment": "dev"
 
 
 def config_with(**overrides):
-    option = DATABASE.options["config"]
-    errors = []
-    config = option.validate(deep_merge(option.default(), overrides), "config", errors)
-    assert errors == []
-    return config
+    return component_config(DATABASE, **overrides)
 
 
 def operations(calls):

@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
 from ansible_collections.mlops.platform.plugins.module_utils.config import NETWORK
-from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
 from ansible_collections.mlops.platform.plugins.modules import network as module_under_test
 
-from conftest import run_module, writes
+from conftest import component_config, run_module, writes
 
 REGION = "eu-west-1"
 ENVIRONMENT = "dev"
@@ -30,11 +29,7 @@ LAKE_BUCKET_ONLY = "arn:aws:s3:::mlops-dev-lake-123456789012"
 
 
 def config_with(**overrides):
-    option = NETWORK.options["config"]
-    errors = []
-    config = option.validate(deep_merge(option.default(), overrides), "config", errors)
-    assert errors == []
-    return config
+    return component_config(NETWORK, **overrides)
 
 
 def args(check_mode=False, **config):

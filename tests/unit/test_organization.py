@@ -12,25 +12,21 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from conftest import component_config
+
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
-from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
 
 RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
 
 
 def config_with(**overrides):
-    option = ORGANIZATION.options["config"]
-    errors = []
-    config = option.validate(
-        deep_merge(option.default(), overrides), "config", errors)
-    assert errors == []
-    return config
+    return component_config(ORGANIZATION, **overrides)
 
 
 BASE = dict(

@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bucket policy statements that every bucket of the collection carries."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def deny_insecure_transport(bucket_arn, sid):
+    """Deny every request to the bucket and its objects that does not use TLS."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, bucket_arn + "/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
