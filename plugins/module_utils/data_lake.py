@@ -51,13 +51,6 @@ SID_FLOW_LOGS_ACL_CHECK = SID_PREFIX + "FlowLogsAclCheck"
 RULE_PREFIX = "mlops-"
 RULE_ABORT_MULTIPART = RULE_PREFIX + "abort-incomplete-multipart-uploads"
 
-PUBLIC_ACCESS_BLOCK = {
-    "BlockPublicAcls": True,
-    "IgnorePublicAcls": True,
-    "BlockPublicPolicy": True,
-    "RestrictPublicBuckets": True,
-}
-OBJECT_OWNERSHIP = "BucketOwnerEnforced"
 SSE_KMS = "aws:kms"
 SSE_S3 = "AES256"
 

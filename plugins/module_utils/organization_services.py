@@ -37,6 +37,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
 
 POLICY_VERSION = "2012-10-17"
@@ -53,13 +55,6 @@ SID_ORGANIZATION_WRITE = "AWSCloudTrailOrganizationWrite"
 SID_DENY_INSECURE_TRANSPORT = "DenyInsecureTransport"
 MANAGED_SIDS = (SID_ACL_CHECK, SID_MANAGEMENT_WRITE, SID_ORGANIZATION_WRITE, SID_DENY_INSECURE_TRANSPORT)
 
-PUBLIC_ACCESS_BLOCK = {
-    "BlockPublicAcls": True,
-    "IgnorePublicAcls": True,
-    "BlockPublicPolicy": True,
-    "RestrictPublicBuckets": True,
-}
-OBJECT_OWNERSHIP = "BucketOwnerEnforced"
 # SSE-S3. SSE-KMS would need a customer managed key whose policy lets CloudTrail
 # encrypt and every reader decrypt; that key is not managed here.
 SSE_ALGORITHM = "AES256"

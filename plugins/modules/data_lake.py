@@ -209,6 +209,8 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import (
     validate_config,
 )
 from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 
 UNKNOWN = lake.UNKNOWN
 
@@ -402,9 +404,9 @@ class DataLake:
         encryption = spec["encryption"]
         if current is None or current["encryption"] != encryption:
             writes.append("encryption")
-        if current is None or current["public_access_block"] != lake.PUBLIC_ACCESS_BLOCK:
+        if current is None or current["public_access_block"] != PUBLIC_ACCESS_BLOCK:
             writes.append("public_access_block")
-        if current is None or current["object_ownership"] != lake.OBJECT_OWNERSHIP:
+        if current is None or current["object_ownership"] != OBJECT_OWNERSHIP:
             writes.append("object_ownership")
         policy = lake.merged_policy((current or {}).get("policy"), spec["statements"])
         if current is None or current["policy"] is None or compare_policies(current["policy"], policy):
@@ -441,14 +443,14 @@ class DataLake:
                 logging=logging, replication=replication, prefixes=missing_prefixes))
         after_tags = tags if tags is not None else (current or {}).get("tags", {})
         self.record(section, name, self.bucket_view(current, spec, region), self.bucket_view(dict(
-            versioning=versioning, encryption=encryption, public_access_block=lake.PUBLIC_ACCESS_BLOCK,
-            object_ownership=lake.OBJECT_OWNERSHIP, policy=policy, tags=after_tags,
+            versioning=versioning, encryption=encryption, public_access_block=PUBLIC_ACCESS_BLOCK,
+            object_ownership=OBJECT_OWNERSHIP, policy=policy, tags=after_tags,
             lifecycle=lifecycle, logging=logging or None, replication=replication or None,
             prefixes=set((current or {}).get("prefixes", set())) | set(missing_prefixes)), spec, region), changed)
 
     def apply_bucket(self, s3, name, region, current, writes, values):
         if current is None:
-            create = {"Bucket": name, "ObjectOwnership": lake.OBJECT_OWNERSHIP}
+            create = {"Bucket": name, "ObjectOwnership": OBJECT_OWNERSHIP}
             if region != "us-east-1":
                 create["CreateBucketConfiguration"] = {"LocationConstraint": region}
             try:
@@ -460,10 +462,10 @@ class DataLake:
         # Closed and owner-enforced first, encrypted and versioned next, then the policy and the
         # rest: the bucket is never open, and objects are only written once it is all in place.
         if "public_access_block" in writes:
-            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict(lake.PUBLIC_ACCESS_BLOCK),
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK),
                                        aws_retry=True)
         if "object_ownership" in writes:
-            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": lake.OBJECT_OWNERSHIP}]},
+            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": OBJECT_OWNERSHIP}]},
                                              aws_retry=True)
         if "encryption" in writes:
             s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=lake.encryption_request(values["encryption"]),
@@ -500,7 +502,7 @@ class DataLake:
             "region": region,
             "versioning": state["versioning"],
             "encryption": state["encryption"],
-            "public_access_blocked": state["public_access_block"] == lake.PUBLIC_ACCESS_BLOCK,
+            "public_access_blocked": state["public_access_block"] == PUBLIC_ACCESS_BLOCK,
             "object_ownership": state["object_ownership"],
             "policy_statements": lake.our_statements(state["policy"]),
             "tags": {key: value for key, value in (state.get("tags") or {}).items() if key in self.tags},
