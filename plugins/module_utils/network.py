@@ -21,6 +21,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, managed_tags
@@ -406,8 +407,8 @@ def flow_log_delivery_policy(log_group_arn):
 
 
 def tag_dict(resource):
-    """A describe result's ``Tags`` as a dict (EC2 spells them Key/Value)."""
-    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
+    """A describe result's ``Tags`` as a dict."""
+    return boto3_tag_list_to_ansible_dict(resource.get("Tags") or [])
 
 
 def owned_by_key(resources, environment):
@@ -506,29 +507,24 @@ def ip_permission(rule):
     return permission
 
 
+def _attachment_changes(changes, current, wanted, name):
+    """Add ``Add<name>``/``Remove<name>`` to ``changes`` where ``current`` differs from ``wanted``."""
+    add, remove = sorted(set(wanted) - set(current)), sorted(set(current) - set(wanted))
+    if add:
+        changes["Add" + name] = add
+    if remove:
+        changes["Remove" + name] = remove
+
+
 def endpoint_changes(live, route_table_ids, subnet_ids, group_ids, private_dns):
     """ModifyVpcEndpoint parameters that bring ``live`` to the wanted attachments ({} if none)."""
     changes = {}
     if live["VpcEndpointType"] == "Gateway":
-        current = set(live.get("RouteTableIds") or [])
-        add, remove = sorted(set(route_table_ids) - current), sorted(current - set(route_table_ids))
-        if add:
-            changes["AddRouteTableIds"] = add
-        if remove:
-            changes["RemoveRouteTableIds"] = remove
+        _attachment_changes(changes, live.get("RouteTableIds") or [], route_table_ids, "RouteTableIds")
         return changes
-    current = set(live.get("SubnetIds") or [])
-    add, remove = sorted(set(subnet_ids) - current), sorted(current - set(subnet_ids))
-    if add:
-        changes["AddSubnetIds"] = add
-    if remove:
-        changes["RemoveSubnetIds"] = remove
-    current = {group["GroupId"] for group in live.get("Groups") or []}
-    add, remove = sorted(set(group_ids) - current), sorted(current - set(group_ids))
-    if add:
-        changes["AddSecurityGroupIds"] = add
-    if remove:
-        changes["RemoveSecurityGroupIds"] = remove
+    _attachment_changes(changes, live.get("SubnetIds") or [], subnet_ids, "SubnetIds")
+    _attachment_changes(changes, [group["GroupId"] for group in live.get("Groups") or []], group_ids,
+                        "SecurityGroupIds")
     if bool(live.get("PrivateDnsEnabled")) != private_dns:
         changes["PrivateDnsEnabled"] = private_dns
     return changes
