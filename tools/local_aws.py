@@ -159,6 +159,26 @@ def _apply_stand_in_corrections() -> None:
 
     FlowLogsBackend.create_flow_logs = create_flow_logs
 
+    # 4. Security Hub's organization administrator (moto 5.2.5, moto/securityhub/urls.py
+    #    and responses.py): moto implements EnableOrganizationAdminAccount but not its
+    #    read, ListOrganizationAdminAccounts (GET /organization/admin), which it answers
+    #    with 404. AWS answers the management account with the designated administrator
+    #    and its status (Security Hub API reference, ListOrganizationAdminAccounts). The
+    #    organization component reads it before designating the security account, so a
+    #    converged organization is a read-only run. Supplied here from the state moto's
+    #    own EnableOrganizationAdminAccount keeps. moto keeps one administrator per
+    #    organization, not one per region, so this answers the same in every region.
+    from moto.securityhub import urls as securityhub_urls
+    from moto.securityhub.responses import SecurityHubResponse
+
+    def list_organization_admin_accounts(self):
+        admin = self.securityhub_backend._get_org_config()["admin_account_id"]
+        accounts = [{"AccountId": admin, "Status": "ENABLED"}] if admin else []
+        return json.dumps({"AdminAccounts": accounts})
+
+    SecurityHubResponse.list_organization_admin_accounts = list_organization_admin_accounts
+    securityhub_urls.url_paths.setdefault("{0}/organization/admin$", SecurityHubResponse.dispatch)
+
 
 def serve(port: int) -> None:
     """Run moto's server on HOST:port in this process until SIGTERM/SIGINT."""

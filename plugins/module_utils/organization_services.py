@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, mlops.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Security services of the organization baseline: trusted access, delegated
-administrators and the organization CloudTrail with its log bucket.
+administrators (in Organizations, and per region on the Security Hub and GuardDuty
+APIs) and the organization CloudTrail with its log bucket.
 
 Called by the ``organization`` module from the management account.
 
@@ -172,6 +173,74 @@ def converge_delegated_administrators(orgs, account_id, service_principals, chec
         "unmanaged": sorted(delegated - set(wanted)),
     }
     return bool(missing_access or missing_admin), before, after
+
+
+# ------------------------------- per-region administrators of the services
+
+# Security services whose administrator is also designated on the service's own API,
+# once per region, by the management account (Organizations' delegated administrator
+# is global; these designations are regional). AWS Config has no such call: the
+# Organizations registration is all it takes. Per service: the listing's key, and the
+# account and status keys of each entry.
+REGIONAL_ADMIN_SERVICES = {
+    "securityhub": ("AdminAccounts", "AccountId", "Status"),
+    "guardduty": ("AdminAccounts", "AdminAccountId", "AdminStatus"),
+}
+
+
+class AdministratorConflict(Exception):
+    """Another account administers a security service in a region; designating ours
+    would fail there, and replacing it is a decision for a person."""
+
+    def __init__(self, service, region, account_id, status):
+        super(AdministratorConflict, self).__init__(
+            "%s in %s is administered by account %s (%s); remove that designation first, a converge "
+            "never replaces another account's" % (service, region, account_id, status))
+        self.service = service
+        self.region = region
+        self.account_id = account_id
+
+
+def _regional_administrators(client, service):
+    listing, account_key, status_key = REGIONAL_ADMIN_SERVICES[service]
+    entries = paginated_query_with_retries(
+        client, "list_organization_admin_accounts", retry_decorator=_PAGE_RETRY)[listing]
+    return dict((entry[account_key], entry.get(status_key)) for entry in entries)
+
+
+def converge_regional_administrators(clients, account_id, check_mode):
+    """Designate ``account_id`` as the organization administrator of each service in
+    each region (EnableOrganizationAdminAccount), from the management account.
+
+    ``clients`` maps ``(service, region)`` to a client of that service in that region,
+    for the services of ``REGIONAL_ADMIN_SERVICES``.  Reads: one
+    ListOrganizationAdminAccounts (paginated) per pair, all made before any write, so a
+    region administered by another account (``AdministratorConflict``) stops the run
+    with nothing changed.  Writes: one EnableOrganizationAdminAccount per pair where
+    the account is not the ENABLED administrator.  Never removes a designation.
+
+    ``before``/``after`` map each service to ``{region: administrator account or None}``.
+    Call it after ``converge_delegated_administrators``: the services require trusted
+    access, and designate the same account Organizations already knows.
+    """
+    current = {}
+    for (service, region), client in sorted(clients.items()):
+        administrators = _regional_administrators(client, service)
+        for other, status in sorted(administrators.items()):
+            if other != account_id:
+                raise AdministratorConflict(service, region, other, status)
+        current[(service, region)] = administrators.get(account_id)
+
+    missing = [pair for pair, status in sorted(current.items()) if status != "ENABLED"]
+    if not check_mode:
+        for service, region in missing:
+            clients[(service, region)].enable_organization_admin_account(AdminAccountId=account_id, aws_retry=True)
+
+    before, after = {}, {}
+    for (service, region), status in sorted(current.items()):
+        before.setdefault(service, {})[region] = account_id if status == "ENABLED" else None
+        after.setdefault(service, {})[region] = account_id
+    return bool(missing), before, after
 
 
 # ------------------------------------------------------ trail bucket policy

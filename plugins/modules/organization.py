@@ -73,8 +73,14 @@ notes:
   - The security account (C(config.security_account)) becomes delegated administrator of
     Security Hub, GuardDuty and Config (C(config.amazonaws.com) and
     C(config-multiaccountsetup.amazonaws.com)) through Organizations, with trusted access
-    enabled first. The per-region service side (C(securityhub/guardduty
-    EnableOrganizationAdminAccount)) is not done by this module.
+    enabled first. It is then designated on Security Hub's and GuardDuty's own API
+    (C(EnableOrganizationAdminAccount)) in every region of C(config.allowed_regions), or in
+    the module's region when that list is empty. A region whose Security Hub or GuardDuty
+    is administered by another account stops the run before any designation, with the
+    path C(config.security_account); a designation is never removed or replaced.
+  - A new account is waited for until its access role can be assumed (AWS refuses
+    AssumeRole for a short while after CreateAccount succeeds), at most 5 minutes, so the
+    environment's play can enter it right after this module.
   - With C(config.organization_trail), an organization CloudTrail C(mlops-organization-trail)
     (all regions, log file validation) writes to the bucket
     C(mlops-organization-trail-<management account id>), which is TLS-only, SSE-S3
@@ -228,6 +234,28 @@ _CREATE_ACCOUNT_WAITER = {
 }
 
 
+# AWS may refuse AssumeRole into an account for a short while after CreateAccount
+# reports SUCCEEDED, while the access role propagates. The environment's play assumes
+# that role next, so a new account is waited for until it can be entered. Only
+# AccessDenied is retried, and only for accounts this run created or adopted in flight.
+_ROLE_ASSUMABLE_WAITER = {
+    "version": 2,
+    "waiters": {
+        "RoleAssumable": {
+            "operation": "AssumeRole",
+            "delay": 5,
+            "maxAttempts": 60,
+            "acceptors": [
+                {"matcher": "path", "argument": "AssumedRoleUser.Arn != `null`", "expected": True,
+                 "state": "success"},
+                {"matcher": "error", "expected": "AccessDenied", "state": "retry"},
+            ],
+        }
+    },
+}
+NEW_ACCOUNT_SESSION_NAME = "mlops-platform-new-account-check"
+
+
 def trail_bucket_name(management_account_id):
     """The organization trail's log bucket: one per organization, unique through the account id."""
     return "mlops-organization-trail-%s" % management_account_id
@@ -373,6 +401,8 @@ class Organization:
             started[name] = status["Id"]
         if started:
             self.wait_for_accounts(started)
+            for name in started:
+                self.wait_for_access(name, self.accounts[self.config["accounts"][name]["email"].lower()]["Id"])
         for name, account in self.config["accounts"].items():
             live = self.accounts[account["email"].lower()]
             self.place_account(name, live)
@@ -405,6 +435,25 @@ class Organization:
             account = {"Id": status["AccountId"], "Email": email, "Name": name}
             self.accounts[email.lower()] = account
             self.parents[status["AccountId"]] = org.ROOT  # CreateAccount places new accounts in the root
+
+    def wait_for_access(self, name, account_id):
+        """Wait until the access role of a new account can be assumed (see _ROLE_ASSUMABLE_WAITER).
+        The temporary credentials it obtains are dropped at once."""
+        role_arn = org.account_role_arn(account_id, self.module.params["access_role_name"], self.partition())
+        config = _ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
+        model = core_waiter.WaiterModel(_ROLE_ASSUMABLE_WAITER)
+        waiter = core_waiter.create_waiter_with_client("RoleAssumable", model, self.module.client("sts"))
+        try:
+            waiter.wait(RoleArn=role_arn, RoleSessionName=NEW_ACCOUNT_SESSION_NAME, DurationSeconds=900,
+                        WaiterConfig={"Delay": config["delay"], "MaxAttempts": config["maxAttempts"]})
+        except botocore.exceptions.WaiterError as exc:
+            raise OrganizationError("accounts.%s" % name, "the new account %s was created, but its role %s could not "
+                                    "be assumed within %d s (%s); re-run once it can"
+                                    % (account_id, role_arn, config["delay"] * config["maxAttempts"], exc))
+
+    def partition(self):
+        """The partition of the organization (arn:<partition>:organizations::...); member roles share it."""
+        return self.organization.get("Arn", "arn:aws:").split(":")[1]
 
     def place_account(self, name, live):
         wanted = self.config["accounts"][name]["organizational_unit"]
@@ -484,14 +533,26 @@ class Organization:
         security = self.config["security_account"]
         if security:
             account_id = self.accounts[self.config["accounts"][security]["email"].lower()]["Id"]
+            regions = self.security_regions()
             if unknown or account_id == UNKNOWN:
                 self.changed = True  # nothing to read yet: everything will be created
                 self.services_after["delegated_administrators"] = {"account_id": account_id,
                                                                    "delegated_services": sorted(DELEGATED_SERVICES)}
+                self.services_after["regional_administrators"] = {
+                    service: {region: account_id for region in regions}
+                    for service in sorted(services.REGIONAL_ADMIN_SERVICES)}
             else:
                 changed, before, after = services.converge_delegated_administrators(
                     self.client, account_id, DELEGATED_SERVICES, self.check_mode)
                 self.record("delegated_administrators", changed, before, after)
+                clients = {(service, region): self.module.client(service, retry_decorator=self.retry, region=region)
+                           for service in services.REGIONAL_ADMIN_SERVICES for region in regions}
+                try:
+                    changed, before, after = services.converge_regional_administrators(
+                        clients, account_id, self.check_mode)
+                except services.AdministratorConflict as exc:
+                    raise OrganizationError("security_account", str(exc))
+                self.record("regional_administrators", changed, before, after)
         if self.config["organization_trail"]:
             management = self.organization["MasterAccountId"]
             if unknown:
@@ -507,6 +568,11 @@ class Organization:
                 management, self.organization["Id"], self.module.region, TRAIL_NAME,
                 trail_bucket_name(management), self.tags, self.check_mode)
             self.record("organization_trail", changed, before, after)
+
+    def security_regions(self):
+        """Where Security Hub and GuardDuty get their administrator: the regions the
+        organization allows, or the run's region when it sets no allow-list."""
+        return self.config["allowed_regions"] or [self.module.region]
 
     def record(self, key, changed, before, after):
         self.changed |= changed
@@ -551,8 +617,7 @@ class Organization:
 
     def outputs(self):
         role_name = self.module.params["access_role_name"]
-        # arn:<partition>:organizations::...: the member roles live in the same partition.
-        partition = self.organization.get("Arn", "arn:aws:").split(":")[1]
+        partition = self.partition()
         accounts = {}
         environments = {}
         for name, account in sorted(self.config["accounts"].items()):

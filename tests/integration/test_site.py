@@ -76,7 +76,13 @@ def test_organization_is_visible_through_the_api(converged, stand_in, outputs):
     assert attached == {"FullAWSAccess", "mlops-deny-regions-outside-allow-list", "mlops-deny-s3-without-tls",
                         "mlops-deny-iam-user-access-keys", "mlops-deny-disabling-security-services"}
     admins = {admin["Id"] for admin in orgs.list_delegated_administrators()["DelegatedAdministrators"]}
-    assert admins == {organization["accounts"]["security"]["id"]}
+    security = organization["accounts"]["security"]["id"]
+    assert admins == {security}
+    # the services' own, per-region designation (local allows us-east-1 only)
+    assert aws("guardduty", stand_in).list_organization_admin_accounts()["AdminAccounts"] == [
+        {"AdminAccountId": security, "AdminStatus": "ENABLED"}]
+    assert aws("securityhub", stand_in).list_organization_admin_accounts()["AdminAccounts"] == [
+        {"AccountId": security, "Status": "ENABLED"}]
     trails = aws("cloudtrail", stand_in).describe_trails()["trailList"]
     assert [(trail["Name"], trail["IsOrganizationTrail"]) for trail in trails] == [("mlops-organization-trail", True)]
 

@@ -121,8 +121,10 @@ def test_ou_creation_order_puts_parents_first():
 class FakeModule:
     """What Organization needs of AnsibleAWSModule: params, check_mode and client()."""
 
-    def __init__(self, client, check_mode=False, **params):
+    def __init__(self, client, check_mode=False, clients=None, **params):
         self._client = client
+        self.clients = clients or {}  # service -> client, for stubbed services other than organizations
+        self.made = []  # (service, region) of every client made
         self.check_mode = check_mode
         self.params = {"tags": {"Project": "test"}, "access_role_name": "OrganizationAccountAccessRole",
                        "account_creation_timeout": 30, "environment": "dev"}
@@ -130,9 +132,13 @@ class FakeModule:
 
     region = "us-east-1"
 
-    def client(self, service, retry_decorator=None):
-        client = self._client if service == "organizations" else boto3.client(service, region_name=self.region)
-        return RetryingBotoClientWrapper(client, retry_decorator)
+    def client(self, service, retry_decorator=None, region=None):
+        self.made.append((service, region or self.region))
+        if service == "organizations":
+            client = self._client
+        else:
+            client = self.clients.get(service) or boto3.client(service, region_name=region or self.region)
+        return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
 
 
 class Calls:
@@ -149,8 +155,8 @@ class Calls:
         return [name for name in self.names if not name.startswith(("Describe", "List", "Get"))]
 
 
-def converge(client, config, check_mode=False):
-    organization = module_under_test.Organization(FakeModule(client, check_mode), config, RETRY)
+def converge(client, config, check_mode=False, clients=None):
+    organization = module_under_test.Organization(FakeModule(client, check_mode, clients), config, RETRY)
     organization.read()
     before = organization.state()
     organization.ensure_organization()
@@ -297,6 +303,77 @@ def _single_account_config():
                                          "environment": "dev"}})
 
 
+ASSUMED = {"Credentials": {"AccessKeyId": "ASIAEXAMPLEEXAMPLE", "SecretAccessKey": "x" * 40,
+                           "SessionToken": "token", "Expiration": "2026-11-25T22:00:00Z"},
+           "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:mlops-platform-new-account-check",
+                               "Arn": "arn:aws:sts::222222222222:assumed-role/OrganizationAccountAccessRole/"
+                                      "mlops-platform-new-account-check"}}
+ASSUME_NEW_ACCOUNT = {"RoleArn": "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole",
+                      "RoleSessionName": "mlops-platform-new-account-check", "DurationSeconds": 900}
+
+
+def stubbed_sts():
+    client = boto3.client("sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+@pytest.fixture(name="fast_access_waiter")
+def fast_access_waiter_fixture(monkeypatch):
+    """The new-account access waiter without its pauses, and with three attempts."""
+    waiter = module_under_test._ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
+    monkeypatch.setitem(waiter, "delay", 0)
+    monkeypatch.setitem(waiter, "maxAttempts", 3)
+
+
+def _adopted_creation(stub):
+    """An existing organization in which an interrupted run left the creation of dev in flight."""
+    _existing_organization(stub)
+    stub.add_response("list_create_account_status", {"CreateAccountStatuses": [
+        {"Id": "car-0123456789abcdef", "AccountName": "dev", "State": "IN_PROGRESS"}]}, {"States": ["IN_PROGRESS"]})
+    for unused in range(2):  # the waiter's poll, then the status read
+        stub.add_response("describe_create_account_status", {"CreateAccountStatus": {
+            "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
+            {"CreateAccountRequestId": "car-0123456789abcdef"})
+
+
+def test_a_new_account_is_waited_for_until_its_role_can_be_assumed(fast_access_waiter):
+    """AWS refuses AssumeRole into a brand-new account for a while: AccessDenied is retried
+    by the waiter, then the run goes on (placing and tagging the account)."""
+    client, stub = stubbed_client()
+    _adopted_creation(stub)
+    stub.add_response("move_account", {}, {"AccountId": "222222222222", "SourceParentId": "r-ab12",
+                                           "DestinationParentId": "ou-ab12-11111111"})
+    stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": "222222222222"})
+    stub.add_response("tag_resource", {}, {"ResourceId": "222222222222", "Tags": ANY})
+    sts, sts_stub = stubbed_sts()
+    sts_stub.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403,
+                              expected_params=ASSUME_NEW_ACCOUNT)
+    sts_stub.add_response("assume_role", ASSUMED, ASSUME_NEW_ACCOUNT)
+    with stub, sts_stub:
+        organization, before = converge(client, _single_account_config(), clients={"sts": sts})
+        stub.assert_no_pending_responses()
+        sts_stub.assert_no_pending_responses()
+    assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == "222222222222"
+
+
+def test_a_new_account_that_stays_closed_is_reported_with_its_path(fast_access_waiter):
+    """The wait is bounded: a role still refused after the last attempt stops the run with
+    the account's config path, and nothing more is done to the account."""
+    client, stub = stubbed_client()
+    _adopted_creation(stub)
+    sts, sts_stub = stubbed_sts()
+    for unused in range(3):
+        sts_stub.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403,
+                                  expected_params=ASSUME_NEW_ACCOUNT)
+    with stub, sts_stub, pytest.raises(module_under_test.OrganizationError) as error:
+        converge(client, _single_account_config(), clients={"sts": sts})
+    sts_stub.assert_no_pending_responses()
+    message = str(error.value)
+    assert message.startswith("config.accounts.dev: the new account 222222222222 was created, but its role "
+                              "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole could not be assumed")
+    assert "Max attempts exceeded" in message
+
+
 def test_an_interrupted_creation_is_adopted_not_repeated():
     client, stub = stubbed_client()
     _existing_organization(stub)
@@ -313,8 +390,10 @@ def test_an_interrupted_creation_is_adopted_not_repeated():
                                            "DestinationParentId": "ou-ab12-11111111"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": "222222222222"})
     stub.add_response("tag_resource", {}, {"ResourceId": "222222222222", "Tags": ANY})
-    with stub:
-        organization, before = converge(client, _single_account_config())
+    sts, sts_stub = stubbed_sts()
+    sts_stub.add_response("assume_role", ASSUMED, ASSUME_NEW_ACCOUNT)
+    with stub, sts_stub:
+        organization, before = converge(client, _single_account_config(), clients={"sts": sts})
         stub.assert_no_pending_responses()
     assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == "222222222222"
 

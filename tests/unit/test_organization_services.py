@@ -294,6 +294,117 @@ def test_stubbed_delegated_administrators_check_mode_from_empty():
     assert before["delegated_services"] == []
 
 
+# ------------------------------------- per-region service administrators
+#
+# GuardDuty runs against moto (it has both calls); Security Hub through Stubber, since
+# moto 5.2.5 lacks ListOrganizationAdminAccounts for it (the stand-in launcher supplies
+# it, see tools/local_aws.py; unit tests run moto in process, without the launcher).
+
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+def _guardduty_clients(regions=REGIONS):
+    return dict((("guardduty", region), wrapped(boto3.client("guardduty", region_name=region))) for region in regions)
+
+
+def _guardduty_admins(region):
+    return boto3.client("guardduty", region_name=region).list_organization_admin_accounts()["AdminAccounts"]
+
+
+def test_regional_administrators_converge_then_noop(org):
+    """GuardDuty in two regions: one designation per region, then a run that only reads."""
+    clients = _guardduty_clients()
+    log = CallLog(*[client.client for client in clients.values()])
+    changed, before, after = services.converge_regional_administrators(clients, org["member"], check_mode=False)
+    assert changed
+    assert before == {"guardduty": {"eu-west-1": None, "us-east-1": None}}
+    assert after == {"guardduty": {"eu-west-1": org["member"], "us-east-1": org["member"]}}
+    assert writes(log.take()) == ["EnableOrganizationAdminAccount"] * 2
+    for region in REGIONS:
+        assert _guardduty_admins(region) == [{"AdminAccountId": org["member"], "AdminStatus": "ENABLED"}]
+
+    changed, before, after = services.converge_regional_administrators(clients, org["member"], check_mode=False)
+    assert not changed and before == after
+    assert log.take() == ["ListOrganizationAdminAccounts"] * 2
+    changed, unused_before, unused_after = services.converge_regional_administrators(clients, org["member"], check_mode=True)
+    assert not changed
+
+
+def test_regional_administrators_check_mode_from_empty_only_reads(org):
+    clients = _guardduty_clients()
+    log = CallLog(*[client.client for client in clients.values()])
+    changed, before, after = services.converge_regional_administrators(clients, org["member"], check_mode=True)
+    assert changed and after["guardduty"]["eu-west-1"] == org["member"]
+    assert writes(log.take()) == []
+    assert _guardduty_admins("eu-west-1") == []
+
+
+def test_regional_administrators_repair_only_the_missing_region(org):
+    boto3.client("guardduty", region_name="us-east-1").enable_organization_admin_account(AdminAccountId=org["member"])
+    clients = _guardduty_clients()
+    log = CallLog(*[client.client for client in clients.values()])
+    changed, before, unused_after = services.converge_regional_administrators(clients, org["member"], check_mode=False)
+    assert changed and before == {"guardduty": {"eu-west-1": None, "us-east-1": org["member"]}}
+    assert writes(log.take()) == ["EnableOrganizationAdminAccount"]
+    assert _guardduty_admins("eu-west-1") == [{"AdminAccountId": org["member"], "AdminStatus": "ENABLED"}]
+
+
+def _stubbed_securityhub(region):
+    client = boto3.client("securityhub", region_name=region, aws_access_key_id="stub", aws_secret_access_key="stub")
+    return client, Stubber(client)
+
+
+def test_stubbed_security_hub_designated_in_each_region_over_pages():
+    """Security Hub's listing, over two pages as the real API may answer, then one
+    designation in the region that lacks it."""
+    east, east_stub = _stubbed_securityhub("us-east-1")
+    west, west_stub = _stubbed_securityhub("eu-west-1")
+    east_stub.add_response("list_organization_admin_accounts", {"AdminAccounts": [], "NextToken": "page-2"}, {})
+    east_stub.add_response("list_organization_admin_accounts",
+                           {"AdminAccounts": [{"AccountId": STUB_ACCOUNT, "Status": "ENABLED"}]}, {"NextToken": "page-2"})
+    west_stub.add_response("list_organization_admin_accounts", {"AdminAccounts": []}, {})
+    west_stub.add_response("enable_organization_admin_account", {"AdminAccountId": STUB_ACCOUNT}, {"AdminAccountId": STUB_ACCOUNT})
+    clients = {("securityhub", "us-east-1"): wrapped(east), ("securityhub", "eu-west-1"): wrapped(west)}
+    with east_stub, west_stub:
+        changed, before, after = services.converge_regional_administrators(clients, STUB_ACCOUNT, check_mode=False)
+    east_stub.assert_no_pending_responses()
+    west_stub.assert_no_pending_responses()
+    assert changed
+    assert before == {"securityhub": {"eu-west-1": None, "us-east-1": STUB_ACCOUNT}}
+    assert after == {"securityhub": {"eu-west-1": STUB_ACCOUNT, "us-east-1": STUB_ACCOUNT}}
+
+
+def test_stubbed_security_hub_being_removed_is_designated_again():
+    """Our account with DISABLE_IN_PROGRESS is not the administrator: it is designated again."""
+    client, stub = _stubbed_securityhub("us-east-1")
+    stub.add_response("list_organization_admin_accounts",
+                      {"AdminAccounts": [{"AccountId": STUB_ACCOUNT, "Status": "DISABLE_IN_PROGRESS"}]}, {})
+    stub.add_response("enable_organization_admin_account", {"AdminAccountId": STUB_ACCOUNT}, {"AdminAccountId": STUB_ACCOUNT})
+    with stub:
+        changed, unused_before, unused_after = services.converge_regional_administrators(
+            {("securityhub", "us-east-1"): wrapped(client)}, STUB_ACCOUNT, check_mode=False)
+    stub.assert_no_pending_responses()
+    assert changed
+
+
+def test_stubbed_another_administrator_stops_the_run_before_any_write():
+    """Another account administers Security Hub in eu-west-1: nothing is designated
+    anywhere (every region is read first), and the error names service, region and account."""
+    east, east_stub = _stubbed_securityhub("us-east-1")
+    west, west_stub = _stubbed_securityhub("eu-west-1")
+    east_stub.add_response("list_organization_admin_accounts", {"AdminAccounts": []}, {})
+    west_stub.add_response("list_organization_admin_accounts",
+                           {"AdminAccounts": [{"AccountId": "999999999999", "Status": "ENABLED"}]}, {})
+    clients = {("securityhub", "us-east-1"): wrapped(east), ("securityhub", "eu-west-1"): wrapped(west)}
+    with east_stub, west_stub, pytest.raises(services.AdministratorConflict) as error:
+        services.converge_regional_administrators(clients, STUB_ACCOUNT, check_mode=False)
+    assert str(error.value).startswith("securityhub in eu-west-1 is administered by account 999999999999 (ENABLED)")
+    # eu-west-1 is read first (sorted) and stops the run: us-east-1 is not even read, nothing is written
+    west_stub.assert_no_pending_responses()
+    with pytest.raises(AssertionError):
+        east_stub.assert_no_pending_responses()
+
+
 def test_stubbed_trusted_access_alone():
     """CloudTrail's trusted access, without a delegated administrator."""
     client, stubber = _stubbed_organizations()
