@@ -479,6 +479,8 @@ DATABASE = _component(
         "max_allocated_storage_gib": _int("Storage autoscaling ceiling in GiB; null disables autoscaling.",
                                           minimum=21, maximum=65536),
         "storage_type": _str("Storage type.", "gp3", choices=["gp3", "gp2", "io1", "io2"]),
+        "iops": _int("Provisioned IOPS of io1/io2 storage; null derives one per GiB, at least 1000. "
+                     "Not allowed with gp2/gp3.", minimum=1000, maximum=256000),
         "port": _int("Port the database listens on.", 5432, minimum=1150, maximum=65535),
         "multi_az": _bool("Run a standby in a second AZ.", False),
         "deletion_protection": _bool("Refuse deletion of the instance.", False),

@@ -39,6 +39,9 @@ MIN_STORAGE_GIB = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
 PROVISIONED_IOPS_TYPES = ("io1", "io2")
 MIN_PROVISIONED_IOPS = 1000
 MAX_PROVISIONED_IOPS = 256000
+# The IOPS-to-GiB ratios RDS accepts, per storage type (RDS user guide, "Provisioned IOPS
+# SSD storage"); moto accepts any.
+IOPS_PER_GIB = {"io1": (1, 50), "io2": (0.5, 1000)}
 
 # Settings RDS applies without downtime, or applies at once whatever ApplyImmediately
 # says (RDS user guide, "Settings for DB instances"). A modification made only of these
@@ -110,6 +113,18 @@ def check_storage(config, base="config"):
         errors.append(ConfigError(base + ".max_allocated_storage_gib",
                                   "must be above allocated_storage_gib (%d)" % config["allocated_storage_gib"],
                                   ceiling))
+    iops = config.get("iops")
+    if iops is not None:
+        if config["storage_type"] not in PROVISIONED_IOPS_TYPES:
+            errors.append(ConfigError(base + ".iops", "applies only to io1 and io2 storage (storage_type is %s)"
+                                      % config["storage_type"], iops))
+        else:
+            low, high = IOPS_PER_GIB[config["storage_type"]]
+            gib = config["allocated_storage_gib"]
+            if not low * gib <= iops <= high * gib:
+                errors.append(ConfigError(
+                    base + ".iops", "must be %s to %s IOPS per GiB of allocated_storage_gib (%d GiB) for %s storage"
+                    % (low, high, gib, config["storage_type"]), iops))
     return errors
 
 
@@ -256,12 +271,12 @@ def describe_rules(rules, direction="from"):
 def provisioned_iops(config):
     """IOPS for io1/io2 (None for gp2/gp3, whose baseline RDS sets).
 
-    ``config.iops`` when the schema has it, else one IOPS per GiB and at least RDS's
-    minimum of 1000, which keeps the IOPS-to-storage ratio RDS requires (1 to 50 for io1).
+    ``config.iops`` when set (``check_storage`` has checked its ratio), else one IOPS
+    per GiB and at least RDS's minimum of 1000, which keeps the ratio RDS requires.
     """
     if config["storage_type"] not in PROVISIONED_IOPS_TYPES:
         return None
-    if config.get("iops"):
+    if config.get("iops") is not None:
         return config["iops"]
     return min(MAX_PROVISIONED_IOPS, max(MIN_PROVISIONED_IOPS, config["allocated_storage_gib"]))
 

@@ -122,7 +122,7 @@ notes:
   - Storage encryption and its KMS key can only be chosen at creation; an unencrypted instance found
     under the identifier is reported, not changed. The KMS key is not compared after creation.
   - Storage is never shrunk (RDS cannot); with autoscaling, storage grown by RDS is kept.
-  - io1 and io2 storage get one provisioned IOPS per GiB, at least 1000.
+  - io1 and io2 storage get C(config.iops) provisioned IOPS, or one per GiB (at least 1000) when it is null.
   - The master user secret is encrypted with Secrets Manager's AWS managed key, so that readers
     of the secret (External Secrets) need no grant on the database key.
   - Resources are never deleted by this module; teardown is a separate playbook.

@@ -61,6 +61,21 @@ def test_storage_minimum_depends_on_the_storage_type():
         "config.max_allocated_storage_gib: 100 must be above allocated_storage_gib (100)"]
 
 
+def test_iops_is_for_provisioned_storage_within_its_ratio():
+    """iops: only io1/io2, within RDS's IOPS-per-GiB range; when unset it is derived."""
+    assert db.check_storage(config_with(storage_type="io1", allocated_storage_gib=100, iops=5000)) == []
+    assert db.provisioned_iops(config_with(storage_type="io1", allocated_storage_gib=100, iops=5000)) == 5000
+    assert db.provisioned_iops(config_with(storage_type="io2", allocated_storage_gib=2000)) == 2000
+    assert db.provisioned_iops(config_with(storage_type="gp3")) is None
+    assert [str(e) for e in db.check_storage(config_with(iops=3000))] == [
+        "config.iops: 3000 applies only to io1 and io2 storage (storage_type is gp3)"]
+    assert [str(e) for e in db.check_storage(config_with(storage_type="io1", allocated_storage_gib=100, iops=6000))] == [
+        "config.iops: 6000 must be 1 to 50 IOPS per GiB of allocated_storage_gib (100 GiB) for io1 storage"]
+    assert [str(e) for e in db.check_storage(config_with(storage_type="io1", allocated_storage_gib=2000, iops=1000))] == [
+        "config.iops: 1000 must be 1 to 50 IOPS per GiB of allocated_storage_gib (2000 GiB) for io1 storage"]
+    assert db.check_storage(config_with(storage_type="io2", allocated_storage_gib=2000, iops=1000)) == []
+
+
 def test_network_inputs_are_checked_by_option_name():
     params = dict(vpc_id="vpc-1", subnet_ids=["subnet-0123456789abcdef0"], allowed_cidrs=["10.0.1.1/24"],
                   allowed_security_group_ids=["nodes"])
