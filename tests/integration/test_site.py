@@ -104,6 +104,7 @@ def test_second_converge_changes_nothing(converged, stand_in):
 def test_check_mode_on_the_converged_environment_changes_nothing(converged, stand_in):
     plan = run_playbook(stand_in, "--check", "--diff")
     assert plan.rc == 0 and plan.recap["changed"] == 0 and plan.recap["failed"] == 0, plan
+    assert "organization  planned (check mode: nothing was changed)" in plan.output
 
 
 def member_clients(port, outputs):
