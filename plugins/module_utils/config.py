@@ -921,6 +921,35 @@ def validate(variables):
     return config, errors
 
 
+def component_rule_errors(group, component, block, environment, base="config", environment_options=None):
+    """The cross-component rules that concern one component's ``block``, for a module
+    given that block on its own (outside the configuration play).
+
+    ``block`` is the component's config, merged over the defaults and schema-valid;
+    ``environment`` the ``mlops_environment`` keys the rules read (``name``, ``region``,
+    ``name_prefix``). The rules run over a configuration holding only this component,
+    enabled, so the module gets the same checks, with the same messages, as a run of
+    the whole inventory. Paths under ``<group>.<component>.config`` are moved to
+    ``base``; ``environment_options`` maps an ``mlops_environment.<key>`` path to the
+    module option it came from. Any other problem is the whole configuration's, not
+    this block's, and is dropped.
+    """
+    variables = {"mlops_environment": dict(environment),
+                 group: {component: {"enabled": True, "config": block}}}
+    prefix = "%s.%s.config" % (group, component)
+    moved = environment_options or {}
+    errors = []
+    for error in validate(variables)[1]:
+        if error.path == prefix or error.path.startswith((prefix + ".", prefix + "[")):
+            path = base + error.path[len(prefix):]
+        elif error.path in moved:
+            path = moved[error.path]
+        else:
+            continue
+        errors.append(ConfigError(path, error.message.replace(prefix, base), error.value))
+    return errors
+
+
 # The order of a converge (ARCHITECTURE.md): foundation, then what runs on it.
 CONVERGE_ORDER = [
     ("mlops_infrastructure", "organization"),

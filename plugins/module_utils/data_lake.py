@@ -61,20 +61,6 @@ LOG_DELIVERY_PRINCIPAL = "delivery.logs.amazonaws.com"
 # ---------------------------------------------------------------- checks
 
 
-def _relocate(error):
-    """A ConfigError of the platform schema, with the path this module's options have."""
-    lake = "mlops_infrastructure.data_lake.config"
-    if error.path == lake or error.path.startswith(lake + ".") or error.path.startswith(lake + "["):
-        path = "config" + error.path[len(lake):]
-    elif error.path in ("mlops_environment.name_prefix", "mlops_environment.name"):
-        path = "name_prefix"
-    elif error.path == "mlops_environment.region":
-        path = "region"
-    else:
-        return None
-    return ConfigError(path, error.message, error.value)
-
-
 def check_config(config, name_prefix, region):
     """Problems with a merged, schema-valid ``config`` that need more than the schema.
 
@@ -83,12 +69,10 @@ def check_config(config, name_prefix, region):
     through ``config.validate`` so they are the same rules with the same messages; their
     paths are moved to this module's options. Then the rules only this module knows.
     """
-    variables = {
-        "mlops_environment": {"name": "lake", "name_prefix": name_prefix, "region": region},
-        "mlops_infrastructure": {"data_lake": {"enabled": True, "config": config}},
-    }
-    unused, platform_errors = platform_config.validate(variables)
-    errors = [error for error in (_relocate(error) for error in platform_errors) if error is not None]
+    errors = platform_config.component_rule_errors(
+        "mlops_infrastructure", "data_lake", config, {"name": "lake", "name_prefix": name_prefix, "region": region},
+        environment_options={"mlops_environment.name_prefix": "name_prefix", "mlops_environment.name": "name_prefix",
+                             "mlops_environment.region": "region"})
 
     if config["layout"] == "bucket_per_zone" and LOG_ZONE in config["zones"]:
         errors.append(ConfigError("config.zones[%d]" % config["zones"].index(LOG_ZONE),

@@ -97,18 +97,8 @@ def schema_rule_errors(config, region, base="config"):
     # Imported here: config.py may use this module's tables without an import cycle.
     from ansible_collections.mlops.platform.plugins.module_utils import config as platform_config
 
-    variables = {
-        "mlops_environment": {"name": "network", "region": region},
-        "mlops_infrastructure": {"network": {"enabled": True, "config": config}},
-    }
-    prefix = "mlops_infrastructure.network.config"
-    errors = []
-    for error in platform_config.validate(variables)[1]:
-        if error.path == prefix or error.path.startswith((prefix + ".", prefix + "[")):
-            error.path = base + error.path[len(prefix):]
-            error.message = error.message.replace(prefix, base)
-            errors.append(error)
-    return errors
+    return platform_config.component_rule_errors(
+        "mlops_infrastructure", "network", config, {"name": "network", "region": region}, base)
 
 
 def check_config(config, region, flow_logs_destination_arn=None, base="config"):
