@@ -201,8 +201,6 @@ ansible_facts:
       returned: always
 """
 
-import json
-
 try:
     import botocore
 except ImportError:
@@ -210,7 +208,6 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
@@ -230,6 +227,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import (
     validate_config,
 )
 from ansible_collections.mlops.platform.plugins.module_utils.config import NETWORK
+from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 
 UNKNOWN = net.UNKNOWN
 
@@ -243,7 +241,6 @@ RETRY = AWSRetry.jittered_backoff(
         "InvalidInternetGatewayID.NotFound", "InvalidAllocationID.NotFound", "InvalidNatGatewayID.NotFound",
         "InvalidGroup.NotFound", "InvalidVpcEndpointId.NotFound", "DependencyViolation",
     ])
-# A role is usable by other services only seconds after CreateRole.
 
 DELIVERY_POLICY_NAME = "vpc-flow-logs-delivery"
 _NAT_WAIT_DELAY = 15
@@ -883,7 +880,8 @@ class FlowLogDelivery:
         self.network = network
         self.wanted = wanted
         self.module = network.module
-        self.iam = self.module.client("iam", retry_decorator=AWS_RETRY)
+        self.roles = ComponentRoles(self.module.client("iam", retry_decorator=AWS_RETRY), network.environment,
+                                    net.COMPONENT, network.check_mode)
 
     def ensure(self):
         """Keep the log group (retention, tags) and the role; return the role's ARN."""
@@ -926,71 +924,22 @@ class FlowLogDelivery:
 
     def ensure_role(self, role_name, account_id, partition, region, group_arn):
         network = self.network
-        trust = net.flow_log_trust_policy(account_id, partition, region)
-        delivery = net.flow_log_delivery_policy(group_arn)
         try:
-            role = self.iam.get_role(RoleName=role_name, aws_retry=True)["Role"]
-        except is_boto3_error_code("NoSuchEntity"):
-            role = None
-        network.delivery_before["role"] = role_name if role else None
-        network.delivery_after["role"] = role_name
-        if role is None:
-            network.changed = True
-            if network.check_mode:
-                return UNKNOWN
-            role = self.iam.create_role(
-                RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust),
-                Description="Delivers the VPC flow logs of %s to CloudWatch Logs (mlops.platform)" % role_name,
-                Tags=ansible_dict_to_boto3_tag_list(self.wanted["tags"]), aws_retry=True)["Role"]
-            self.iam.put_role_policy(RoleName=role_name, PolicyName=DELIVERY_POLICY_NAME,
-                                     PolicyDocument=json.dumps(delivery), aws_retry=True)
-            return role["Arn"]
-        tags = net.tag_dict(role)
-        if not is_owned(tags, network.environment, net.COMPONENT):
-            raise NetworkError("config.flow_logs.destination",
-                               "the IAM role %s exists and is not managed by this component; remove it or tag it"
-                               % role_name)
-        missing = net.tags_to_set(tags, self.wanted["tags"])
-        if missing:
-            network.changed = True
-            if not network.check_mode:
-                self.iam.tag_role(RoleName=role_name, Tags=ansible_dict_to_boto3_tag_list(missing), aws_retry=True)
-        outdated = []
-        if compare_policies(role["AssumeRolePolicyDocument"], trust):
-            outdated.append("trust policy")
-            network.changed = True
-            if not network.check_mode:
-                self.iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust), aws_retry=True)
-        try:
-            current = self.iam.get_role_policy(RoleName=role_name, PolicyName=DELIVERY_POLICY_NAME,
-                                               aws_retry=True)["PolicyDocument"]
-        except is_boto3_error_code("NoSuchEntity"):
-            current = None
-        if current is None or compare_policies(current, delivery):
-            outdated.append("delivery policy")
-            network.changed = True
-            if not network.check_mode:
-                self.iam.put_role_policy(RoleName=role_name, PolicyName=DELIVERY_POLICY_NAME,
-                                         PolicyDocument=json.dumps(delivery), aws_retry=True)
-        if outdated:
-            network.delivery_before["outdated"] = outdated
-        return role["Arn"]
+            changed, before, after, arn = self.roles.ensure(
+                role_name, net.flow_log_trust_policy(account_id, partition, region),
+                {DELIVERY_POLICY_NAME: net.flow_log_delivery_policy(group_arn)}, tags=self.wanted["tags"],
+                description="Delivers the VPC flow logs of %s to CloudWatch Logs (mlops.platform)" % role_name)
+        except RoleNotOwnedError as exc:
+            raise NetworkError("config.flow_logs.destination", str(exc))
+        network.changed |= changed
+        network.delivery_before["role"] = before
+        network.delivery_after["role"] = after
+        return arn
 
     def remove_role(self, role_arn):
         """Delete a delivery role of a removed flow log, if this component owns it."""
-        role_name = role_arn.rpartition("/")[2]
-        try:
-            role = self.iam.get_role(RoleName=role_name, aws_retry=True)["Role"]
-        except is_boto3_error_code("NoSuchEntity"):
-            return
-        if not is_owned(net.tag_dict(role), self.network.environment, net.COMPONENT):
-            return
-        self.network.changed = True
-        if self.network.check_mode:
-            return
-        for policy in self.iam.list_role_policies(RoleName=role_name, aws_retry=True)["PolicyNames"]:
-            self.iam.delete_role_policy(RoleName=role_name, PolicyName=policy, aws_retry=True)
-        self.iam.delete_role(RoleName=role_name, aws_retry=True)
+        changed = self.roles.remove(role_arn.rpartition("/")[2])[0]
+        self.network.changed |= changed
 
 
 def main():

@@ -8,6 +8,7 @@ is driven with botocore's Stubber, which checks every request against the real A
 
 import collections
 import ipaddress
+import json
 
 import boto3
 import pytest
@@ -489,6 +490,21 @@ def test_foreign_log_group_is_refused(aws, capsys):
     assert code == 1
     assert result["msg"].startswith("config.flow_logs.destination: the log group /mlops/mlops-dev/vpc-flow-logs "
                                     "exists and is not managed by this component")
+
+
+def test_foreign_delivery_role_is_refused_and_left_alone(aws, api_calls, capsys):
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="mlops-dev-vpc-flow-logs", AssumeRolePolicyDocument=json.dumps(trust))
+    del api_calls[:]
+    code, result = run_module(capsys, module_under_test.main,
+                              args(flow_logs={"destination": "cloud-watch-logs"}, nat_gateway_mode="none"))
+    assert code == 1
+    assert result["msg"].startswith("config.flow_logs.destination: the IAM role mlops-dev-vpc-flow-logs "
+                                    "exists and is not managed by this component")
+    assert [operation for operation in writes(api_calls) if "Role" in operation] == []
+    assert iam.get_role(RoleName="mlops-dev-vpc-flow-logs")["Role"]["AssumeRolePolicyDocument"] == trust
 
 
 def test_changing_a_subnet_cidr_is_refused_before_any_write(lake, api_calls, capsys):
