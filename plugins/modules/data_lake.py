@@ -32,7 +32,8 @@ description:
   - With C(config.replication.enabled), each lake bucket is replicated to a bucket of the same
     name with the suffix C(-replica) in C(config.replication.destination_region), encrypted with a
     KMS key of the same alias there, through an IAM role C(<name_prefix>-data-lake-replication)
-    with a least-privilege inline policy. Delete markers are not replicated.
+    with a least-privilege inline policy. Delete markers are not replicated. A role of that name
+    that this component does not own (by its ownership tags) is refused, not taken over.
   - Reads every resource kind once, computes the difference and calls only what differs; a run
     that finds everything in place makes read calls only. Check mode predicts every creation
     without failing on an empty account.
@@ -204,11 +205,11 @@ from ansible_collections.mlops.platform.plugins.module_utils import data_lake as
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     component_argument_spec,
-    is_owned,
     managed_tags,
     validate_config,
 )
 from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
+from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 
@@ -521,74 +522,26 @@ class DataLake:
     # -- replication role ------------------------------------------------------------------------
 
     def ensure_replication_role(self, pairs):
-        iam = self.client("iam")
+        """Keep the replication role while replication is enabled; delete ours once it is not."""
+        roles = ComponentRoles(self.client("iam"), self.environment, lake.COMPONENT, self.check_mode)
         name = lake.replication_role_name(self.prefix)
-        try:
-            role = iam.get_role(RoleName=name, aws_retry=True)["Role"]
-        except is_boto3_error_code("NoSuchEntity"):
-            role = None
-        wanted = self.replication["enabled"]
-        if not wanted:
-            if role is None or not is_owned(boto3_tag_list_to_ansible_dict(role.get("Tags") or []), self.environment,
-                                            lake.COMPONENT):
-                return
-            self.record("replication_role", None, {"name": name, "arn": role["Arn"]}, None, True)
-            if not self.check_mode:
-                try:
-                    iam.delete_role_policy(RoleName=name, PolicyName=lake.REPLICATION_POLICY_NAME, aws_retry=True)
-                except is_boto3_error_code("NoSuchEntity"):
-                    pass
-                iam.delete_role(RoleName=name, aws_retry=True)
+        if not self.replication["enabled"]:
+            changed, before, after = roles.remove(name)
+            if changed:
+                self.record("replication_role", None, before, after, changed)
             return
-
-        trust = lake.replication_trust_policy(self.account_id)
-        policy = lake.replication_role_policy(self.partition, self.region, self.replication["destination_region"], pairs,
-                                              self.keys[self.region], self.keys[self.replication["destination_region"]])
-        before = None
-        writes = []
-        if role is None:
-            writes = ["create", "policy"]
-            self.role_arn = UNKNOWN
-        else:
-            self.role_arn = role["Arn"]
-            current_trust = role["AssumeRolePolicyDocument"]
-            if not isinstance(current_trust, dict):
-                current_trust = json.loads(current_trust)
-            try:
-                current_policy = iam.get_role_policy(RoleName=name, PolicyName=lake.REPLICATION_POLICY_NAME,
-                                                     aws_retry=True)["PolicyDocument"]
-                if not isinstance(current_policy, dict):
-                    current_policy = json.loads(current_policy)
-            except is_boto3_error_code("NoSuchEntity"):
-                current_policy = None
-            current_tags = boto3_tag_list_to_ansible_dict(role.get("Tags") or [])
-            missing = {key: value for key, value in self.tags.items() if current_tags.get(key) != value}
-            if compare_policies(current_trust, trust):
-                writes.append("trust")
-            if current_policy is None or compare_policies(current_policy, policy):
-                writes.append("policy")
-            if missing:
-                writes.append("tags")
-            before = {"name": name, "arn": role["Arn"], "trust_policy": current_trust, "policy": current_policy,
-                      "tags": {key: value for key, value in current_tags.items() if key in self.tags}}
-        if writes and not self.check_mode:
-            if "create" in writes:
-                created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                                          Description="S3 replication of the %s data lake" % self.environment,
-                                          Tags=ansible_dict_to_boto3_tag_list(self.tags), aws_retry=True)["Role"]
-                self.role_arn = created["Arn"]
-                self.role_created = True
-                getattr(iam, "client", iam).get_waiter("role_exists").wait(RoleName=name)
-            if "trust" in writes:
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust), aws_retry=True)
-            if "policy" in writes:
-                iam.put_role_policy(RoleName=name, PolicyName=lake.REPLICATION_POLICY_NAME, PolicyDocument=json.dumps(policy),
-                                    aws_retry=True)
-            if "tags" in writes:
-                iam.tag_role(RoleName=name, Tags=ansible_dict_to_boto3_tag_list(missing), aws_retry=True)
-        after = {"name": name, "arn": self.role_arn, "trust_policy": trust, "policy": policy,
-                 "tags": dict(self.tags)}
-        self.record("replication_role", None, before, after, bool(writes))
+        destination = self.replication["destination_region"]
+        try:
+            changed, before, after, self.role_arn = roles.ensure(
+                name, lake.replication_trust_policy(self.account_id),
+                {lake.REPLICATION_POLICY_NAME: lake.replication_role_policy(
+                    self.partition, self.region, destination, pairs, self.keys[self.region], self.keys[destination])},
+                tags=self.tags, description="S3 replication of the %s data lake" % self.environment)
+        except RoleNotOwnedError as exc:
+            raise LakeError("config.replication.enabled: %s" % exc)
+        # S3 may not see a role created in this run yet (see REPLICATION_RETRY).
+        self.role_created = before is None and not self.check_mode
+        self.record("replication_role", None, before, after, changed)
 
     # -- the run ---------------------------------------------------------------------------------
 

@@ -432,6 +432,29 @@ def test_replication_to_another_region(lake_aws, api_calls, capsys):
     assert replica in {b["Name"] for b in s3_replica.list_buckets()["Buckets"]}
 
 
+def test_a_replication_role_it_does_not_own_is_refused_not_taken_over(lake_aws, api_calls, capsys):
+    iam = boto3.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="mlops-test-data-lake-replication", AssumeRolePolicyDocument=json.dumps(trust),
+                    Tags=[{"Key": "Project", "Value": "someone else"}])
+    del api_calls[:]
+    code, result = run_module(capsys, module_under_test.main,
+                              args(replication={"enabled": True, "destination_region": "eu-central-1"}))
+    assert code == 1
+    assert result["msg"] == ("config.replication.enabled: the IAM role mlops-test-data-lake-replication exists and "
+                             "is not managed by this component; remove it or tag it")
+    assert [operation for operation in writes(api_calls) if "Role" in operation] == []
+    role = iam.get_role(RoleName="mlops-test-data-lake-replication")["Role"]
+    assert role["AssumeRolePolicyDocument"] == trust and role["Tags"] == [{"Key": "Project", "Value": "someone else"}]
+
+    # Replication off: the role is not the lake's to delete.
+    del api_calls[:]
+    converge(capsys)
+    assert [operation for operation in writes(api_calls) if "Role" in operation] == []
+    assert iam.get_role(RoleName="mlops-test-data-lake-replication")["Role"]
+
+
 def test_bad_lifecycle_is_refused_before_any_call_with_its_path(lake_aws, api_calls, capsys):
     lifecycle = {"raw": {"transitions": [{"days": 90, "storage_class": "GLACIER"}, {"days": 30, "storage_class": "STANDARD_IA"}]}}
     code, result = run_module(capsys, module_under_test.main, args(lifecycle=lifecycle))
