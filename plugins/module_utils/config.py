@@ -331,9 +331,16 @@ ORGANIZATION = _component(
                 "statements": _list("IAM policy statements, as in an IAM policy document.",
                                     Option("map", "An IAM policy statement.", default={}), min_items=1),
             })),
+        "tags": _tags("Tags on every account, OU, SCP, trail and log bucket this component manages (plus "
+                      "`mlops.platform/managed=true`); an account's own `tags` come on top. The organization is "
+                      "shared by every environment, so its tags are not the environment's `mlops_environment.tags`: "
+                      "keep them the same in every inventory."),
         "security_account": _str("Name of the account that is delegated administrator of Security Hub, "
                                  "GuardDuty and Config; null for none."),
         "organization_trail": _bool("Create an organization CloudTrail with its own log bucket.", True),
+        "trail_region": _str("Home region of the organization trail and its bucket (the trail records every "
+                             "region); null: the first of `allowed_regions`, or the run's region when that list is "
+                             "empty.", check=check_region),
     },
 )
 
@@ -881,6 +888,19 @@ def _rule_organization(view, errors):
                                   "does not include the environment's region %s, which the guardrail "
                                   "deny_regions_outside_allow_list would lock out" % region,
                                   org["allowed_regions"]))
+    try:
+        replication = view.get("mlops_infrastructure.data_lake.config.replication")
+        lake_enabled = view.enabled("mlops_infrastructure", "data_lake")
+    except _Skip:
+        return
+    destination = replication["destination_region"]
+    if uses_region_guardrail and view.enabled("mlops_infrastructure", "organization") and lake_enabled \
+            and replication["enabled"] and destination and destination not in org["allowed_regions"]:
+        errors.append(ConfigError(base + ".allowed_regions",
+                                  "does not include %s, the data lake's replication region "
+                                  "(mlops_infrastructure.data_lake.config.replication.destination_region), "
+                                  "where the guardrail deny_regions_outside_allow_list would deny the replica "
+                                  "bucket" % destination, org["allowed_regions"]))
 
 
 def _rule_names(view, errors):

@@ -186,16 +186,28 @@ REGIONAL_ADMIN_SERVICES = {
     "securityhub": ("AdminAccounts", "AccountId", "Status"),
     "guardduty": ("AdminAccounts", "AdminAccountId", "AdminStatus"),
 }
+# What the services answer while a designation elsewhere is still settling (AWS's own
+# organization set-up samples retry these); the module's clients for them retry these
+# codes a bounded number of times.
+ADMIN_PROPAGATION_ERRORS = ["InvalidInputException", "BadRequestException"]
+# What CloudTrail answers for a while after the bucket policy or the trusted access it
+# needs was just put in place.
+TRAIL_PROPAGATION_ERRORS = ["InsufficientS3BucketPolicyException", "CloudTrailAccessNotEnabledException"]
 
 
 class AdministratorConflict(Exception):
-    """Another account administers a security service in a region; designating ours
-    would fail there, and replacing it is a decision for a person."""
+    """A region where the security account cannot simply be designated: another account
+    administers the service there, or the security account's designation is being
+    removed. Replacing or racing a designation is a decision for a person."""
 
-    def __init__(self, service, region, account_id, status):
-        super(AdministratorConflict, self).__init__(
-            "%s in %s is administered by account %s (%s); remove that designation first, a converge "
-            "never replaces another account's" % (service, region, account_id, status))
+    def __init__(self, service, region, account_id, status, ours=False):
+        if ours:
+            message = ("%s in %s: the designation of account %s is being removed (%s); re-run once the removal "
+                       "has finished" % (service, region, account_id, status))
+        else:
+            message = ("%s in %s is administered by account %s (%s); remove that designation first, a converge "
+                       "never replaces another account's" % (service, region, account_id, status))
+        super(AdministratorConflict, self).__init__(message)
         self.service = service
         self.region = region
         self.account_id = account_id
@@ -208,20 +220,15 @@ def _regional_administrators(client, service):
     return dict((entry[account_key], entry.get(status_key)) for entry in entries)
 
 
-def converge_regional_administrators(clients, account_id, check_mode):
-    """Designate ``account_id`` as the organization administrator of each service in
-    each region (EnableOrganizationAdminAccount), from the management account.
+def read_regional_administrators(clients, account_id):
+    """Where ``account_id`` is already the ENABLED administrator: ``{(service, region): bool}``.
 
-    ``clients`` maps ``(service, region)`` to a client of that service in that region,
-    for the services of ``REGIONAL_ADMIN_SERVICES``.  Reads: one
-    ListOrganizationAdminAccounts (paginated) per pair, all made before any write, so a
-    region administered by another account (``AdministratorConflict``) stops the run
-    with nothing changed.  Writes: one EnableOrganizationAdminAccount per pair where
-    the account is not the ENABLED administrator.  Never removes a designation.
-
-    ``before``/``after`` map each service to ``{region: administrator account or None}``.
-    Call it after ``converge_delegated_administrators``: the services require trusted
-    access, and designate the same account Organizations already knows.
+    ``clients`` maps ``(service, region)`` to a client of that service in that region, for
+    the services of ``REGIONAL_ADMIN_SERVICES``.  One ListOrganizationAdminAccounts
+    (paginated) per pair.  Raises ``AdministratorConflict`` for a pair administered by
+    another account, or where the account's designation is being removed; the module
+    calls this before any write of the security services, so such a region stops the run
+    with nothing changed.
     """
     current = {}
     for (service, region), client in sorted(clients.items()):
@@ -229,16 +236,38 @@ def converge_regional_administrators(clients, account_id, check_mode):
         for other, status in sorted(administrators.items()):
             if other != account_id:
                 raise AdministratorConflict(service, region, other, status)
-        current[(service, region)] = administrators.get(account_id)
+        status = administrators.get(account_id)
+        if status not in (None, "ENABLED"):
+            raise AdministratorConflict(service, region, account_id, status, ours=True)
+        current[(service, region)] = status == "ENABLED"
+    return current
 
-    missing = [pair for pair, status in sorted(current.items()) if status != "ENABLED"]
+
+def converge_regional_administrators(clients, account_id, check_mode, current=None):
+    """Designate ``account_id`` as the organization administrator of each service in
+    each region (EnableOrganizationAdminAccount), from the management account.
+
+    ``current`` is what ``read_regional_administrators`` returned (read here when not
+    given).  Writes: one EnableOrganizationAdminAccount per pair where the account is not
+    the administrator yet.  Never removes a designation.  Right after the Organizations
+    registration, AWS refuses designations in further regions until the first one has
+    settled; the clients' retry decorator is expected to retry that refusal
+    (``ADMIN_PROPAGATION_ERRORS``).
+
+    ``before``/``after`` map each service to ``{region: administrator account or None}``.
+    Call it after ``converge_delegated_administrators``: the services require trusted
+    access, and designate the same account Organizations already knows.
+    """
+    if current is None:
+        current = read_regional_administrators(clients, account_id)
+    missing = [pair for pair, designated in sorted(current.items()) if not designated]
     if not check_mode:
         for service, region in missing:
             clients[(service, region)].enable_organization_admin_account(AdminAccountId=account_id, aws_retry=True)
 
     before, after = {}, {}
-    for (service, region), status in sorted(current.items()):
-        before.setdefault(service, {})[region] = account_id if status == "ENABLED" else None
+    for (service, region), designated in sorted(current.items()):
+        before.setdefault(service, {})[region] = account_id if designated else None
         after.setdefault(service, {})[region] = account_id
     return bool(missing), before, after
 
@@ -472,13 +501,35 @@ def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, che
     return bool(update or missing_tags or not current["is_logging"]), desired
 
 
+class TrailElsewhere(Exception):
+    """The trail exists with another home region than the one asked for."""
+
+    def __init__(self, trail_name, home_region, region):
+        super(TrailElsewhere, self).__init__(
+            "the organization trail %s exists with home region %s, not %s; set the trail's region to %s (a trail "
+            "cannot move between regions)" % (trail_name, home_region, region, home_region))
+        self.home_region = home_region
+
+
+def _trail_home_region(cloudtrail, trail_name):
+    """The home region of the account's trail named ``trail_name``, or None.  ListTrails
+    answers for every region (DescribeTrails by name only for the current region's)."""
+    trails = paginated_query_with_retries(cloudtrail, "list_trails", retry_decorator=_PAGE_RETRY)["Trails"]
+    for trail in trails:
+        if trail.get("Name") == trail_name:
+            return trail.get("HomeRegion")
+    return None
+
+
 def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id, region, trail_name, bucket_name, tags, check_mode):
     """An organization trail (all regions, log file validation, logging) in
     ``region``, delivering to ``bucket_name``: SSE-S3, public access blocked,
     BucketOwnerEnforced, TLS-only and the policy CloudTrail needs.
 
     ``sts_account_id`` is the management account (the caller's, from
-    GetCallerIdentity); ``cloudtrail`` and ``s3`` are clients for ``region``.
+    GetCallerIdentity); ``cloudtrail`` and ``s3`` are clients for ``region``, the
+    trail's home region.  A trail of that name whose home is another region raises
+    ``TrailElsewhere`` before any write.
     ``tags`` (a dict, may be empty or None) are added to the bucket and the trail;
     other tags are kept.
 
@@ -488,7 +539,12 @@ def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id,
     (``converge_trusted_service_access``), or CloudTrail answers
     CloudTrailAccessNotEnabledException.
     """
-    current_trail = _read_trail(cloudtrail, region, trail_name, with_tags=bool(tags))
+    home_region = _trail_home_region(cloudtrail, trail_name)
+    if home_region not in (None, region):
+        # Before anything is written: a bucket policy naming a trail ARN in this region
+        # would cut the existing trail off from its bucket.
+        raise TrailElsewhere(trail_name, home_region, region)
+    current_trail = _read_trail(cloudtrail, region, trail_name, with_tags=bool(tags)) if home_region else None
     arn = current_trail["arn"] if current_trail else organization_trail_arn(region, sts_account_id, trail_name)
     required_policy = trail_bucket_policy(bucket_name, sts_account_id, organization_id, arn)
 

@@ -188,6 +188,11 @@ vpc_endpoint_ids:
   returned: always
   type: dict
   sample: {"s3": "vpce-0a1b2c3d4e5f67890", "sts": "vpce-0a1b2c3d4e5f67891"}
+api_calls:
+  description: The AWS API calls this run made, by operation, with the number of writes among them.
+  returned: always
+  type: dict
+  sample: {"total": 17, "writes": 0, "by_operation": {"DescribeSubnets": 1, "DescribeVpcs": 1}}
 ansible_facts:
   description: The outputs above under C(mlops_network), for the roles that follow.
   returned: always

@@ -24,6 +24,10 @@ description:
     adopted, never created twice.
   - Also delegates the administration of the security services to the security account and
     keeps an organization CloudTrail with its log bucket (see the notes).
+  - Accounts, OUs, SCPs, the trail and its bucket carry C(config.tags) plus
+    C(mlops.platform/managed=true) (accounts also their own C(tags)); missing tags are added,
+    tags set by other tools are kept. The environment's tags are not used, since every
+    environment's run converges the same organization.
   - Accounts are never closed, removed or moved out of the organization. An account or OU
     that is no longer in O(config) is reported in RV(unmanaged), not acted on.
   - SCP documents are built from data, compared semantically with what AWS holds
@@ -52,12 +56,6 @@ options:
         management account; returned as each account's C(role_arn).
     type: str
     default: OrganizationAccountAccessRole
-  tags:
-    description:
-      - Tags put on every account and policy this module manages, under each account's own tags.
-      - Tags set on accounts by other tools are left alone.
-    type: dict
-    default: {}
   account_creation_timeout:
     description: Seconds to wait for new accounts to be created.
     type: int
@@ -65,11 +63,14 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
+  - mlops.platform.assume_role
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - Runs with the management account's credentials. SCPs never restrict the management account.
+  - Runs with the management account's credentials, or, with O(assume_role), as a role in the
+    management account (for automation that holds credentials elsewhere). SCPs never restrict the
+    management account.
   - The security account (C(config.security_account)) becomes delegated administrator of
     Security Hub, GuardDuty and Config (C(config.amazonaws.com) and
     C(config-multiaccountsetup.amazonaws.com)) through Organizations, with trusted access
@@ -84,7 +85,18 @@ notes:
   - With C(config.organization_trail), an organization CloudTrail C(mlops-organization-trail)
     (all regions, log file validation) writes to the bucket
     C(mlops-organization-trail-<management account id>), which is TLS-only, SSE-S3
-    encrypted, public access blocked and owner-enforced. Its objects are never touched.
+    encrypted, public access blocked and owner-enforced. Its objects are never touched. Both
+    live in C(config.trail_region) (default the first of C(config.allowed_regions)); a trail of
+    that name with another home region stops the run before any write.
+  - Changes AWS applies with a delay are retried a bounded number of times (about two minutes)
+    on the codes that delay produces, and only there, for the call that depends on them. Security Hub
+    and GuardDuty refuse a designation in a further region until the first has settled;
+    CloudTrail refuses a trail until the bucket policy and trusted access it needs are visible.
+  - An SCP is this module's only if it is named C(mlops-*) and tagged
+    C(mlops.platform/managed=true); an untagged C(mlops-*) SCP is never changed, and one whose name
+    the configuration needs is an error. SCPs attached by others count against AWS's limit of five
+    per target, checked before any write.
+  - The IAM permissions this module needs are listed in docs/components/organization.md.
 attributes:
   check_mode:
     support: full
@@ -101,7 +113,6 @@ EXAMPLES = r"""
   mlops.platform.organization:
     config: "{{ mlops_config.mlops_infrastructure.organization.config }}"
     environment: "{{ mlops_config.mlops_environment.name }}"
-    tags: "{{ mlops_config.mlops_environment.tags }}"
 
 - name: A small organization given inline
   mlops.platform.organization:
@@ -168,6 +179,11 @@ unmanaged:
   returned: always
   type: dict
   sample: {"accounts": ["legacy@example.com"], "organizational_units": ["Sandbox"]}
+api_calls:
+  description: The AWS API calls this run made, by operation, with the number of writes among them.
+  returned: always
+  type: dict
+  sample: {"total": 31, "writes": 0, "by_operation": {"ListAccounts": 1, "ListPoliciesForTarget": 2}}
 ansible_facts:
   description: The outputs above under C(mlops_organization), for the roles that follow.
   returned: always
@@ -190,7 +206,6 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
@@ -198,6 +213,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
+from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
@@ -255,6 +271,13 @@ _ROLE_ASSUMABLE_WAITER = {
 }
 NEW_ACCOUNT_SESSION_NAME = "mlops-platform-new-account-check"
 
+# Bounded retries of what AWS refuses only until a change made moments before has
+# settled (see organization_services): about two minutes at most, then the error.
+_ADMIN_RETRY = AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20,
+                                         catch_extra_error_codes=services.ADMIN_PROPAGATION_ERRORS)
+_TRAIL_RETRY = AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20,
+                                         catch_extra_error_codes=services.TRAIL_PROPAGATION_ERRORS)
+
 
 def trail_bucket_name(management_account_id):
     """The organization trail's log bucket: one per organization, unique through the account id."""
@@ -280,7 +303,9 @@ class Organization:
         self.services_before = {}
         self.services_after = {}
         self.changed = False
-        self.tags = dict(module.params["tags"])
+        # The organization's own tags, never the environment's: every environment's run
+        # converges the same organization, and must want the same tags on it.
+        self.tags = dict(config["tags"])
         self.tags[MANAGED_TAG] = "true"
         self.organization = None
         self.root_id = None
@@ -288,6 +313,7 @@ class Organization:
         self.parents = {}       # account id -> path of its parent (Root or an OU path)
         self.accounts = {}      # email (lower) -> account dict from ListAccounts
         self.policies = {}      # managed policy name -> {id, document, targets: set of target ids}
+        self.foreign_policies = {}  # name -> id of mlops-* SCPs without the managed tag
         self.root_policy_types = {}
 
     # -- reading ---------------------------------------------------------------------------
@@ -321,6 +347,12 @@ class Organization:
             self.accounts[account["Email"].lower()] = account
         for summary in self.paginate("list_policies", "Policies", Filter=SCP):
             if not summary["Name"].startswith(org.POLICY_PREFIX) or summary.get("AwsManaged"):
+                continue
+            tags = boto3_tag_list_to_ansible_dict(
+                self.paginate("list_tags_for_resource", "Tags", ResourceId=summary["Id"]))
+            if tags.get(MANAGED_TAG) != "true":
+                # Named like ours, but not made by this collection: never updated or deleted.
+                self.foreign_policies[summary["Name"]] = summary["Id"]
                 continue
             policy = self.client.describe_policy(PolicyId=summary["Id"], aws_retry=True)["Policy"]
             targets = self.paginate("list_targets_for_policy", "Targets", PolicyId=summary["Id"])
@@ -400,7 +432,7 @@ class Organization:
                 aws_retry=True)["CreateAccountStatus"]
             started[name] = status["Id"]
         if started:
-            self.wait_for_accounts(started)
+            self.wait_for_accounts(started, adopted=[name for name in started if name in in_flight])
             for name in started:
                 self.wait_for_access(name, self.accounts[self.config["accounts"][name]["email"].lower()]["Id"])
         for name, account in self.config["accounts"].items():
@@ -413,7 +445,7 @@ class Organization:
         tags.update(account["tags"])
         return tags
 
-    def wait_for_accounts(self, started):
+    def wait_for_accounts(self, started, adopted=()):
         model = core_waiter.WaiterModel(_CREATE_ACCOUNT_WAITER)
         client = getattr(self.client, "client", self.client)  # the raw client under the retry wrapper
         waiter = core_waiter.create_waiter_with_client("AccountCreated", model, client)
@@ -432,6 +464,13 @@ class Organization:
                 raise OrganizationError("accounts.%s.email" % name, "account creation failed: %s"
                                         % status.get("FailureReason", "no reason given"))
             email = self.config["accounts"][name]["email"]
+            if name in adopted:
+                # Adopted by name: make sure the creation was for this account's e-mail.
+                live_email = self.client.describe_account(AccountId=status["AccountId"], aws_retry=True)["Account"]["Email"]
+                if live_email.lower() != email.lower():
+                    raise OrganizationError("accounts.%s.email" % name, "a creation of an account named %s, found in "
+                                            "progress, made account %s for %s, not %s; give this account another name "
+                                            "or fix its e-mail" % (name, status["AccountId"], live_email, email))
             account = {"Id": status["AccountId"], "Email": email, "Name": name}
             self.accounts[email.lower()] = account
             self.parents[status["AccountId"]] = org.ROOT  # CreateAccount places new accounts in the root
@@ -483,6 +522,37 @@ class Organization:
         if not self.check_mode:
             self.client.tag_resource(ResourceId=live["Id"], Tags=ansible_dict_to_boto3_tag_list(missing),
                                      aws_retry=True)
+
+    def check_policies_fit(self, desired):
+        """Refuse, before any write, what AttachPolicy or CreatePolicy would refuse halfway:
+        a policy name taken by an SCP this collection does not own, or a target whose SCPs
+        attached by others (FullAWSAccess, Control Tower's, hand-made ones) leave no room
+        for ours (AWS allows five per target)."""
+        for name, policy in sorted(desired.items()):
+            if name in self.foreign_policies:
+                raise OrganizationError(policy["path"], "the SCP %s (%s) exists and was not made by this collection "
+                                        "(no %s=true tag); rename or tag it" % (name, self.foreign_policies[name],
+                                                                                MANAGED_TAG))
+        if self.organization is None:
+            return  # created by this run: nothing else is attached anywhere yet
+        ours = {policy["id"] for policy in self.policies.values()}
+        per_target = {}
+        for name, policy in desired.items():
+            for target in policy["targets"]:
+                per_target.setdefault(target, []).append((name, policy["path"]))
+        for target, wanted in sorted(per_target.items()):
+            target_id = self.target_id(target)
+            if target_id == UNKNOWN or (target != org.ROOT and target not in self.ous):
+                continue  # created by this run: nothing else is attached yet
+            others = sorted(attached["Name"] for attached in self.paginate(
+                "list_policies_for_target", "Policies", TargetId=target_id, Filter=SCP)
+                if attached["Id"] not in ours)
+            if len(others) + len(wanted) > org.SCP_MAX_PER_TARGET:
+                raise OrganizationError(sorted(wanted)[0][1], "%s has %d SCP(s) attached by others (%s); with the %d "
+                                        "of this configuration (%s) it would exceed AWS's limit of %d per target"
+                                        % (target, len(others), ", ".join(others), len(wanted),
+                                           ", ".join(sorted(name for name, unused in wanted)),
+                                           org.SCP_MAX_PER_TARGET))
 
     def ensure_policies(self, desired):
         for name, policy in sorted(desired.items()):
@@ -542,16 +612,17 @@ class Organization:
                     service: {region: account_id for region in regions}
                     for service in sorted(services.REGIONAL_ADMIN_SERVICES)}
             else:
+                clients = {(service, region): self.module.client(service, retry_decorator=_ADMIN_RETRY, region=region)
+                           for service in services.REGIONAL_ADMIN_SERVICES for region in regions}
+                try:  # every region is read before anything is registered or designated
+                    designated = services.read_regional_administrators(clients, account_id)
+                except services.AdministratorConflict as exc:
+                    raise OrganizationError("security_account", str(exc))
                 changed, before, after = services.converge_delegated_administrators(
                     self.client, account_id, DELEGATED_SERVICES, self.check_mode)
                 self.record("delegated_administrators", changed, before, after)
-                clients = {(service, region): self.module.client(service, retry_decorator=self.retry, region=region)
-                           for service in services.REGIONAL_ADMIN_SERVICES for region in regions}
-                try:
-                    changed, before, after = services.converge_regional_administrators(
-                        clients, account_id, self.check_mode)
-                except services.AdministratorConflict as exc:
-                    raise OrganizationError("security_account", str(exc))
+                changed, before, after = services.converge_regional_administrators(
+                    clients, account_id, self.check_mode, designated)
                 self.record("regional_administrators", changed, before, after)
         if self.config["organization_trail"]:
             management = self.organization["MasterAccountId"]
@@ -562,12 +633,21 @@ class Organization:
             changed, before, after = services.converge_trusted_service_access(
                 self.client, [services.CLOUDTRAIL_PRINCIPAL], self.check_mode)
             self.record("trusted_service_access", changed, before, after)
-            changed, before, after = services.converge_organization_trail(
-                self.module.client("cloudtrail", retry_decorator=self.retry),
-                self.module.client("s3", retry_decorator=self.retry),
-                management, self.organization["Id"], self.module.region, TRAIL_NAME,
-                trail_bucket_name(management), self.tags, self.check_mode)
+            region = self.trail_region()
+            try:
+                changed, before, after = services.converge_organization_trail(
+                    self.module.client("cloudtrail", retry_decorator=_TRAIL_RETRY, region=region),
+                    self.module.client("s3", retry_decorator=self.retry, region=region),
+                    management, self.organization["Id"], region, TRAIL_NAME,
+                    trail_bucket_name(management), self.tags, self.check_mode)
+            except services.TrailElsewhere as exc:
+                raise OrganizationError("trail_region", str(exc))
             self.record("organization_trail", changed, before, after)
+
+    def trail_region(self):
+        """The organization trail's home region: configured, else the first allowed region,
+        else the run's region."""
+        return self.config["trail_region"] or (self.config["allowed_regions"] or [self.module.region])[0]
 
     def security_regions(self):
         """Where Security Hub and GuardDuty get their administrator: the regions the
@@ -656,10 +736,9 @@ def main():
         config=dict(type="dict", required=True),
         environment=dict(type="str"),
         access_role_name=dict(type="str", default="OrganizationAccountAccessRole"),
-        tags=dict(type="dict", default={}),
         account_creation_timeout=dict(type="int", default=1200),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = MlopsAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     config = validate_config(module, ORGANIZATION, lambda config: (
         org.check_references(config, "config") + org.check_policies(org.desired_policies(config), "config")))
     desired = org.desired_policies(config)
@@ -670,6 +749,7 @@ def main():
     try:
         organization.read()
         before = organization.state()
+        organization.check_policies_fit(desired)
         organization.ensure_organization()
         organization.ensure_scp_type_enabled()
         organization.ensure_organizational_units()

@@ -57,6 +57,26 @@ def test_inventories_differ_where_the_environments_should():
     assert not dev["database"]["config"]["multi_az"] and dev["network"]["config"]["nat_gateway_mode"] == "single"
 
 
+def test_the_shared_organization_is_declared_alike_in_every_aws_environment():
+    """dev, staging and prod each converge the same organization from its management
+    account: a difference between their organization blocks would be undone and redone
+    by every other environment's run (tags flipping, SCPs rewritten)."""
+    blocks = [inventory_variables(env)["mlops_infrastructure"]["organization"] for env in ("dev", "staging", "prod")]
+    assert blocks[0] == blocks[1] == blocks[2]
+
+
+def test_the_lake_replica_region_must_be_allowed_by_the_region_guardrail():
+    """SCPs deny regions outside allowed_regions; moto does not enforce them, so the rule is
+    checked before any call."""
+    variables = copy.deepcopy(inventory_variables("prod"))
+    variables["mlops_infrastructure"]["organization"]["config"]["allowed_regions"] = ["eu-west-1", "us-east-1"]
+    assert errors_of(variables) == [
+        "mlops_infrastructure.organization.config.allowed_regions: a list does not include "
+        "eu-central-1, the data lake's replication region "
+        "(mlops_infrastructure.data_lake.config.replication.destination_region), where the guardrail "
+        "deny_regions_outside_allow_list would deny the replica bucket"]
+
+
 def test_defaults_alone_are_valid_and_complete():
     config, errors = cfg.validate(minimal())
     assert errors == []

@@ -26,6 +26,7 @@ RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
 
 
 def config_with(**overrides):
+    overrides.setdefault("tags", {"Project": "test"})
     return component_config(ORGANIZATION, **overrides)
 
 
@@ -126,7 +127,7 @@ class FakeModule:
         self.clients = clients or {}  # service -> client, for stubbed services other than organizations
         self.made = []  # (service, region) of every client made
         self.check_mode = check_mode
-        self.params = {"tags": {"Project": "test"}, "access_role_name": "OrganizationAccountAccessRole",
+        self.params = {"access_role_name": "OrganizationAccountAccessRole",
                        "account_creation_timeout": 30, "environment": "dev"}
         self.params.update(params)
 
@@ -159,6 +160,7 @@ def converge(client, config, check_mode=False, clients=None):
     organization = module_under_test.Organization(FakeModule(client, check_mode, clients), config, RETRY)
     organization.read()
     before = organization.state()
+    organization.check_policies_fit(org.desired_policies(config))
     organization.ensure_organization()
     organization.ensure_scp_type_enabled()
     organization.ensure_organizational_units()
@@ -250,6 +252,48 @@ def test_removed_guardrail_is_detached_and_deleted_accounts_are_kept(orgs):
     assert organization.outputs()["unmanaged"]["accounts"] == ["aws+sec@example.com"]
 
 
+def test_an_scp_named_like_ours_but_not_tagged_is_never_touched(orgs):
+    """Ownership is the managed tag, not the name: a hand-made mlops-* SCP is not deleted,
+    and one whose name a guardrail needs stops the run before any write, with its path."""
+    organization, unused = converge(orgs, config_with(**BASE))
+    root = organization.outputs()["root_id"]
+    deny_ec2 = json.dumps(org.policy_document([{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]))
+    hand_made = orgs.create_policy(Content=deny_ec2, Description="break glass", Name="mlops-break-glass",
+                                   Type="SERVICE_CONTROL_POLICY")
+    orgs.attach_policy(PolicyId=hand_made["Policy"]["PolicySummary"]["Id"], TargetId=root)
+    calls = Calls(orgs)
+    again, unused = converge(orgs, config_with(**BASE))
+    assert not again.changed and calls.writes() == []
+
+    taken = copy.deepcopy(BASE)
+    taken["custom_policies"] = {"break_glass": {"targets": ["Root"], "statements": [
+        {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}}
+    with pytest.raises(module_under_test.OrganizationError) as error:
+        converge(orgs, config_with(**taken))
+    assert str(error.value).startswith("config.custom_policies.break_glass: the SCP mlops-break-glass (p-")
+    assert calls.writes() == []
+
+
+def test_scps_attached_by_others_count_against_the_limit_before_any_write(orgs):
+    """Five SCPs per target, whoever attached them: a target with others' policies that leave
+    no room is refused up front, not after half the attachments."""
+    organization, unused = converge(orgs, config_with(**BASE))
+    workloads = organization.outputs()["organizational_units"]["Workloads"]
+    deny_ec2 = json.dumps(org.policy_document([{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]))
+    others = orgs.create_policy(Content=deny_ec2, Description="", Name="control-tower-guardrail",
+                                Type="SERVICE_CONTROL_POLICY")
+    orgs.attach_policy(PolicyId=others["Policy"]["PolicySummary"]["Id"], TargetId=workloads)
+    calls = Calls(orgs)
+    with pytest.raises(module_under_test.OrganizationError) as error:
+        converge(orgs, config_with(**BASE))
+    assert str(error.value) == (
+        "config.guardrails.Workloads: Workloads has 2 SCP(s) attached by others (FullAWSAccess, "
+        "control-tower-guardrail); with the 4 of this configuration (mlops-deny-disabling-security-services, "
+        "mlops-deny-iam-user-access-keys, mlops-deny-regions-outside-allow-list, mlops-deny-s3-without-tls) it "
+        "would exceed AWS's limit of 5 per target")
+    assert calls.writes() == []
+
+
 def test_an_account_created_earlier_is_adopted_by_email(orgs):
     orgs.create_organization(FeatureSet="ALL")
     earlier = orgs.create_account(Email="AWS+dev@example.com", AccountName="made-by-hand")["CreateAccountStatus"]
@@ -334,6 +378,13 @@ def _adopted_creation(stub):
         stub.add_response("describe_create_account_status", {"CreateAccountStatus": {
             "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
             {"CreateAccountRequestId": "car-0123456789abcdef"})
+    _described(stub, "aws+dev@example.com")
+
+
+def _described(stub, email):
+    """DescribeAccount of the adopted account: the e-mail it was created for."""
+    stub.add_response("describe_account", {"Account": {"Id": "222222222222", "Email": email, "Name": "dev"}},
+                      {"AccountId": "222222222222"})
 
 
 def test_a_new_account_is_waited_for_until_its_role_can_be_assumed(fast_access_waiter):
@@ -386,6 +437,7 @@ def test_an_interrupted_creation_is_adopted_not_repeated():
     stub.add_response("describe_create_account_status", {"CreateAccountStatus": {
         "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
         {"CreateAccountRequestId": "car-0123456789abcdef"})
+    _described(stub, "AWS+dev@example.com")  # e-mails compare case-insensitively
     stub.add_response("move_account", {}, {"AccountId": "222222222222", "SourceParentId": "r-ab12",
                                            "DestinationParentId": "ou-ab12-11111111"})
     stub.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": "222222222222"})
@@ -396,6 +448,27 @@ def test_an_interrupted_creation_is_adopted_not_repeated():
         organization, before = converge(client, _single_account_config(), clients={"sts": sts})
         stub.assert_no_pending_responses()
     assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == "222222222222"
+
+
+def test_an_in_flight_creation_for_another_email_is_not_adopted():
+    """Adoption is by account name; the e-mail the creation was for must be this account's,
+    or the run stops before moving or tagging someone else's account."""
+    client, stub = stubbed_client()
+    _existing_organization(stub)
+    stub.add_response("list_create_account_status", {"CreateAccountStatuses": [
+        {"Id": "car-0123456789abcdef", "AccountName": "dev", "State": "IN_PROGRESS"}]}, {"States": ["IN_PROGRESS"]})
+    for unused in range(2):
+        stub.add_response("describe_create_account_status", {"CreateAccountStatus": {
+            "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
+            {"CreateAccountRequestId": "car-0123456789abcdef"})
+    _described(stub, "someone-else@example.com")
+    with stub, pytest.raises(module_under_test.OrganizationError) as error:
+        converge(client, _single_account_config())
+    stub.assert_no_pending_responses()
+    assert str(error.value) == (
+        "config.accounts.dev.email: a creation of an account named dev, found in progress, made account "
+        "222222222222 for someone-else@example.com, not aws+dev@example.com; give this account another name or "
+        "fix its e-mail")
 
 
 def test_a_failed_creation_names_the_account_and_the_reason():

@@ -374,15 +374,32 @@ def test_stubbed_security_hub_designated_in_each_region_over_pages():
     assert after == {"securityhub": {"eu-west-1": STUB_ACCOUNT, "us-east-1": STUB_ACCOUNT}}
 
 
-def test_stubbed_security_hub_being_removed_is_designated_again():
-    """Our account with DISABLE_IN_PROGRESS is not the administrator: it is designated again."""
+def test_stubbed_security_hub_being_removed_is_reported_not_raced():
+    """Our account's designation being removed (DISABLE_IN_PROGRESS): AWS would refuse a new
+    designation until the removal ends, so the run stops and says so, writing nothing."""
     client, stub = _stubbed_securityhub("us-east-1")
     stub.add_response("list_organization_admin_accounts",
                       {"AdminAccounts": [{"AccountId": STUB_ACCOUNT, "Status": "DISABLE_IN_PROGRESS"}]}, {})
+    with stub, pytest.raises(services.AdministratorConflict) as error:
+        services.converge_regional_administrators(
+            {("securityhub", "us-east-1"): wrapped(client)}, STUB_ACCOUNT, check_mode=False)
+    stub.assert_no_pending_responses()
+    assert str(error.value) == ("securityhub in us-east-1: the designation of account %s is being removed "
+                                "(DISABLE_IN_PROGRESS); re-run once the removal has finished" % STUB_ACCOUNT)
+
+
+def test_stubbed_designation_refused_while_settling_is_retried():
+    """Right after the first designation, AWS refuses the next region's with
+    InvalidInputException for a while; clients made with the propagation codes retry it."""
+    client, stub = _stubbed_securityhub("eu-west-1")
+    stub.add_response("list_organization_admin_accounts", {"AdminAccounts": []}, {})
+    stub.add_client_error("enable_organization_admin_account", service_error_code="InvalidInputException",
+                          http_status_code=400, expected_params={"AdminAccountId": STUB_ACCOUNT})
     stub.add_response("enable_organization_admin_account", {"AdminAccountId": STUB_ACCOUNT}, {"AdminAccountId": STUB_ACCOUNT})
+    settling = AWSRetry.jittered_backoff(retries=2, delay=0, catch_extra_error_codes=services.ADMIN_PROPAGATION_ERRORS)
     with stub:
         changed, unused_before, unused_after = services.converge_regional_administrators(
-            {("securityhub", "us-east-1"): wrapped(client)}, STUB_ACCOUNT, check_mode=False)
+            {("securityhub", "eu-west-1"): RetryingBotoClientWrapper(client, settling)}, STUB_ACCOUNT, check_mode=False)
     stub.assert_no_pending_responses()
     assert changed
 
@@ -459,6 +476,7 @@ def trail_env_fixture(request, org):
 
 
 NOOP_TRAIL_READS = [
+    "ListTrails",
     "DescribeTrails",
     "GetTrailStatus",
     "ListTags",
@@ -531,7 +549,7 @@ def test_trail_check_mode_from_empty_writes_nothing(trail_env):
     assert changed
     assert before == {"bucket": None, "trail": None}
     assert after["trail"]["is_logging"] and after["bucket"]["policy"] == trail_env.expected_policy()
-    assert trail_env.log.take() == ["DescribeTrails", "HeadBucket"]
+    assert trail_env.log.take() == ["ListTrails", "HeadBucket"]
     assert trail_env.trail() is None
     assert trail_env.s3.list_buckets()["Buckets"] == []
 
@@ -665,6 +683,7 @@ def test_stubbed_trail_existing_with_real_aws_defaults():
     s3 = boto3.client("s3", region_name=region, aws_access_key_id="stub", aws_secret_access_key="stub")
     trail_stub, s3_stub = Stubber(cloudtrail), Stubber(s3)
 
+    trail_stub.add_response("list_trails", {"Trails": [{"TrailARN": arn, "Name": TRAIL, "HomeRegion": region}]}, {})
     trail_stub.add_response(
         "describe_trails",
         {"trailList": [{
@@ -710,7 +729,9 @@ def test_stubbed_trail_create_orders_policy_before_trail():
     trail_stub, s3_stub = Stubber(cloudtrail), Stubber(s3)
     order = CallLog(cloudtrail, s3)
 
-    trail_stub.add_response("describe_trails", {"trailList": []}, {"trailNameList": [TRAIL], "includeShadowTrails": False})
+    trail_stub.add_response("list_trails", {"Trails": [], "NextToken": "page-2"}, {})
+    trail_stub.add_response("list_trails", {"Trails": [{"TrailARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/other",
+                                                        "Name": "other", "HomeRegion": "us-east-1"}]}, {"NextToken": "page-2"})
     s3_stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404, expected_params={"Bucket": bucket})
     s3_stub.add_response("create_bucket", {"Location": "/" + bucket}, {"Bucket": bucket})
     s3_stub.add_response("put_public_access_block", {}, {"Bucket": bucket, "PublicAccessBlockConfiguration": dict(services.PUBLIC_ACCESS_BLOCK)})
@@ -741,3 +762,20 @@ def test_stubbed_trail_create_orders_policy_before_trail():
     assert changed
     operations = order.take()
     assert operations.index("PutBucketPolicy") < operations.index("CreateTrail")
+
+
+def test_stubbed_trail_in_another_home_region_stops_before_any_write():
+    """A run whose trail region differs from the live trail's home region must not rewrite
+    the bucket policy for a trail ARN in its own region (the live trail would lose its
+    bucket): it stops at the first read, naming the home region."""
+    cloudtrail = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="stub", aws_secret_access_key="stub")
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="stub", aws_secret_access_key="stub")
+    trail_stub, s3_stub = Stubber(cloudtrail), Stubber(s3)
+    trail_stub.add_response("list_trails", {"Trails": [{
+        "TrailARN": services.organization_trail_arn("eu-west-1", "111122223333", TRAIL), "Name": TRAIL,
+        "HomeRegion": "eu-west-1"}]}, {})
+    with trail_stub, s3_stub, pytest.raises(services.TrailElsewhere) as error:
+        services.converge_organization_trail(wrapped(cloudtrail), wrapped(s3), "111122223333", "o-exampleorg1",
+                                             "us-east-1", TRAIL, "org-logs", {}, check_mode=False)
+    trail_stub.assert_no_pending_responses()
+    assert str(error.value).startswith("the organization trail %s exists with home region eu-west-1, not us-east-1" % TRAIL)
