@@ -61,6 +61,33 @@ HARMLESS_SETTINGS = frozenset([
     "VpcSecurityGroupIds",
 ])
 
+# When a converge's wait is over. The instance serves connections in "available" and
+# also in "storage-optimization" (after any storage change or autoscaling event, for
+# hours) and "backing-up"; botocore's db_instance_available waiter accepts only the
+# first, so a wait after an autoscaling event would time out. A status the instance
+# does not leave by itself ends the wait at once.
+USABLE_STATUSES = ("available", "storage-optimization", "backing-up")
+STUCK_STATUSES = ("failed", "stopped", "stopping", "storage-full", "incompatible-network", "incompatible-option-group",
+                  "incompatible-parameters", "incompatible-restore", "inaccessible-encryption-credentials",
+                  "inaccessible-encryption-credentials-recoverable")
+USABLE_WAIT_DELAY = 30
+
+
+def usable_waiter_model(max_attempts):
+    """A botocore waiter model (version 2) for DescribeDBInstances of one instance that
+    succeeds on a usable status and fails on a stuck one."""
+    status = "DBInstances[].DBInstanceStatus"
+    acceptors = [{"matcher": "pathAll", "argument": status, "expected": expected, "state": "success"}
+                 for expected in USABLE_STATUSES]
+    acceptors += [{"matcher": "pathAny", "argument": status, "expected": expected, "state": "failure"}
+                  for expected in STUCK_STATUSES]
+    # Right after CreateDBInstance, the instance may not be found yet.
+    acceptors.append({"matcher": "error", "expected": "DBInstanceNotFound", "state": "retry"})
+    return {"version": 2, "waiters": {"DBInstanceUsable": {
+        "operation": "DescribeDBInstances", "delay": USABLE_WAIT_DELAY, "maxAttempts": max_attempts,
+        "acceptors": acceptors}}}
+
+
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
@@ -109,10 +136,12 @@ def check_storage(config, base="config"):
             "is below the minimum of %d GiB for %s storage (storage_type)" % (minimum, config["storage_type"]),
             config["allocated_storage_gib"]))
     ceiling = config["max_allocated_storage_gib"]
-    if ceiling is not None and ceiling <= config["allocated_storage_gib"]:
+    # RDS refuses an autoscaling ceiling less than 10% above the allocated storage.
+    lowest = -(-config["allocated_storage_gib"] * 11 // 10)
+    if ceiling is not None and ceiling < lowest:
         errors.append(ConfigError(base + ".max_allocated_storage_gib",
-                                  "must be above allocated_storage_gib (%d)" % config["allocated_storage_gib"],
-                                  ceiling))
+                                  "must be at least 10%% above allocated_storage_gib (%d): %d or more"
+                                  % (config["allocated_storage_gib"], lowest), ceiling))
     iops = config.get("iops")
     if iops is not None:
         if config["storage_type"] not in PROVISIONED_IOPS_TYPES:
@@ -420,6 +449,13 @@ def _version_satisfies(live, wanted, auto_minor):
     return auto_minor and engine_major(live) == engine_major(wanted) and version_tuple(live) > version_tuple(wanted)
 
 
+def pending_window_changes(instance):
+    """Names of the modifications RDS holds for the maintenance window (the master password,
+    which RDS manages and applies on its own, aside)."""
+    pending = instance.get("PendingModifiedValues") or {}
+    return sorted(key for key, value in pending.items() if key != "MasterUserPassword" and value not in (None, {}, []))
+
+
 def modification(config, resource_names, security_group_id, kms_key_arn, instance, apply_immediately=False):
     """``(request, problems, warnings)`` to bring a live instance to the configuration.
 
@@ -513,6 +549,15 @@ def modification(config, resource_names, security_group_id, kms_key_arn, instanc
     harmless = set(request) - {"PerformanceInsightsRetentionPeriod", "PerformanceInsightsKMSKeyId"} <= HARMLESS_SETTINGS
     if "BackupRetentionPeriod" in request and 0 in (request["BackupRetentionPeriod"], live["backup_retention_days"]):
         harmless = False  # switching automated backups on or off restarts the instance
+    queued = pending_window_changes(instance)
+    if harmless and queued and not apply_immediately:
+        # ApplyImmediately applies the request *and every pending modification* at once:
+        # a harmless change must not pull a queued instance class change or major
+        # upgrade out of the maintenance window. A new window could also start now.
+        harmless = False
+        warnings.append("changes queued for the maintenance window (%s) would be applied at once with this "
+                        "modification, so it waits for the window too (apply_immediately=true applies all now)"
+                        % ", ".join(queued))
     request["DBInstanceIdentifier"] = resource_names["instance"]
     request["ApplyImmediately"] = bool(apply_immediately or harmless)
     return request, problems, warnings

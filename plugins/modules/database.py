@@ -92,10 +92,17 @@ options:
     default: []
   wait:
     description:
-      - Wait until the instance is available and return its endpoint.
+      - Wait until the instance serves connections and return its endpoint. Besides
+        C(available), C(storage-optimization) (after a storage change or autoscaling, for hours)
+        and C(backing-up) count; a status the instance does not leave by itself (C(failed),
+        C(stopped), C(incompatible-*), C(storage-full), ...) ends the wait with an error at once.
       - With V(false), a creation or modification is started and the module returns at once.
     type: bool
     default: false
+  wait_timeout:
+    description: Seconds to wait with O(wait=true).
+    type: int
+    default: 3600
   apply_immediately:
     description:
       - Apply changes that cause downtime (instance class, engine version, Multi-AZ, storage type,
@@ -248,12 +255,12 @@ ansible_facts:
 
 try:
     import botocore
+    from botocore import waiter as core_waiter
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.rds import wait_for_instance_status
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
@@ -628,9 +635,21 @@ class Database:
         if status in STOPPED_STATUSES:
             raise DatabaseError("the DB instance %s is %s; it will not become available until it is started "
                                 "(this module never starts or stops it)" % (self.names["instance"], status))
-        if status == "available" and not self.instance_changed:
+        if status in db.USABLE_STATUSES and not self.instance_changed:
             return
-        wait_for_instance_status(self.rds, self.module, self.names["instance"], "db_instance_available")
+        model = core_waiter.WaiterModel(db.usable_waiter_model(max(1, self.module.params["wait_timeout"]
+                                                                   // db.USABLE_WAIT_DELAY)))
+        waiter = core_waiter.create_waiter_with_client("DBInstanceUsable", model, getattr(self.rds, "client", self.rds))
+        try:
+            waiter.wait(DBInstanceIdentifier=self.names["instance"])
+        except botocore.exceptions.WaiterError as exc:
+            last = [instance.get("DBInstanceStatus") for instance in (exc.last_response or {}).get("DBInstances", [])]
+            if any(status in db.STUCK_STATUSES for status in last):
+                raise DatabaseError("the DB instance %s is %s, which it does not leave by itself; see its events in "
+                                    "the RDS console" % (self.names["instance"], ", ".join(last)))
+            raise DatabaseError("the DB instance %s did not become usable (%s) within %d s; its status is %s"
+                                % (self.names["instance"], ", ".join(db.USABLE_STATUSES),
+                                   self.module.params["wait_timeout"], ", ".join(last) or "unknown"))
         self.read_instance()
 
     # -- reporting -------------------------------------------------------------------------
@@ -709,6 +728,7 @@ def main():
         allowed_cidrs=dict(type="list", elements="str", default=[]),
         allowed_security_group_ids=dict(type="list", elements="str", default=[]),
         wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=3600),
         apply_immediately=dict(type="bool", default=False),
     )
     module = MlopsAWSModule(argument_spec=argument_spec, supports_check_mode=True)

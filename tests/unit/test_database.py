@@ -58,7 +58,8 @@ def test_storage_minimum_depends_on_the_storage_type():
     assert [str(e) for e in db.check_storage(config_with(storage_type="io1", allocated_storage_gib=50))] == [
         "config.allocated_storage_gib: 50 is below the minimum of 100 GiB for io1 storage (storage_type)"]
     assert [str(e) for e in db.check_storage(config_with(allocated_storage_gib=100, max_allocated_storage_gib=100))] == [
-        "config.max_allocated_storage_gib: 100 must be above allocated_storage_gib (100)"]
+        "config.max_allocated_storage_gib: 100 must be at least 10% above allocated_storage_gib (100): 110 or more"]
+    assert db.check_storage(config_with(allocated_storage_gib=100, max_allocated_storage_gib=110)) == []
 
 
 def test_iops_is_for_provisioned_storage_within_its_ratio():
@@ -185,6 +186,22 @@ def test_harmless_changes_apply_at_once_the_others_wait_for_the_window():
         "ApplyImmediately"] is True
     # Switching automated backups off or on restarts the instance.
     assert plan(config, live_instance(config, BackupRetentionPeriod=0))[0]["ApplyImmediately"] is False
+
+
+def test_a_harmless_change_never_pulls_queued_changes_out_of_the_window():
+    """ApplyImmediately applies every pending modification too: with an instance class
+    change queued for the window, a backup retention change waits for the window as well."""
+    config = config_with(instance_class="db.r6g.xlarge")
+    queued = live_instance(config, BackupRetentionPeriod=3, DBInstanceClass="db.t4g.medium",
+                           PendingModifiedValues={"DBInstanceClass": "db.r6g.xlarge"})
+    request, problems, warnings = plan(config, queued)
+    assert request == {"DBInstanceIdentifier": INSTANCE, "BackupRetentionPeriod": 7, "ApplyImmediately": False}
+    assert warnings == ["changes queued for the maintenance window (DBInstanceClass) would be applied at once with "
+                        "this modification, so it waits for the window too (apply_immediately=true applies all now)"]
+    assert plan(config, queued, apply_immediately=True)[0]["ApplyImmediately"] is True
+    # RDS's own master password rotation is not a queued change of ours
+    rotating = live_instance(config_with(), BackupRetentionPeriod=3, PendingModifiedValues={"MasterUserPassword": "****"})
+    assert plan(config_with(), rotating)[0]["ApplyImmediately"] is True
 
 
 def test_pending_modifications_count_as_done():
@@ -672,8 +689,8 @@ def test_creation_does_not_block_and_a_later_call_waits(network, api_calls, caps
     assert (result["changed"], result["status"], result["endpoint"]) == (False, "creating", None)
     stubber.assert_no_pending_responses()
 
-    # wait=true: the waiter (amazon.aws's rds.wait_for_instance_status, botocore's
-    # db_instance_available) polls until available, then the endpoint is read.
+    # wait=true: the waiter (database.usable_waiter_model) polls until the instance is
+    # usable, then the endpoint is read.
     monkeypatch.setattr("botocore.waiter.time.sleep", lambda seconds: None)
     stubber = stub_rds(boto3.client("rds", region_name=REGION))
     replay_reads(stubber, calls, creating)
@@ -706,16 +723,53 @@ def test_a_change_pending_for_the_window_is_not_repeated(network, api_calls, cap
     assert result["diff"]["before"]["instance"]["instance_class"] == "db.r7g.large"
     stubber.assert_no_pending_responses()
 
-    # Performance Insights switched off behind the module's back: one modify, at once.
+    # Performance Insights switched off behind the module's back: one modify, which waits
+    # for the window too, since ApplyImmediately would also apply the queued class change.
     stubber = stub_rds(boto3.client("rds", region_name=REGION))
     replay_reads(stubber, calls, dict(pending, PerformanceInsightsEnabled=False))
     stubber.add_response("modify_db_instance", {"DBInstance": pending}, {
         "DBInstanceIdentifier": INSTANCE, "EnablePerformanceInsights": True, "PerformanceInsightsRetentionPeriod": 7,
-        "PerformanceInsightsKMSKeyId": result["kms_key_arn"], "ApplyImmediately": True})
+        "PerformanceInsightsKMSKeyId": result["kms_key_arn"], "ApplyImmediately": False})
     with stubber:
         code, result = run(capsys, args)
     assert code == 0, result.get("msg")
     assert result["changed"] is True
+    stubber.assert_no_pending_responses()
+
+
+def test_the_wait_ends_on_a_usable_status_and_fails_fast_on_a_stuck_one(network, api_calls, capsys, stub_rds,
+                                                                        monkeypatch):
+    """storage-optimization (hours after any storage change or autoscaling) serves
+    connections: the wait ends there. incompatible-parameters never ends by itself: the
+    wait fails at once with the status, not after the timeout."""
+    args = dict(module_args(network), wait=True)
+    converge(capsys, api_calls, module_args(network))
+    run(capsys, module_args(network))
+    calls = list(api_calls)
+    real = captured(calls, "DescribeDBInstances")["DBInstances"][0]
+    modifying = dict(real, DBInstanceStatus="modifying")
+    optimizing = dict(real, DBInstanceStatus="storage-optimization")
+    monkeypatch.setattr("botocore.waiter.time.sleep", lambda seconds: None)
+
+    stubber = stub_rds(boto3.client("rds", region_name=REGION))
+    replay_reads(stubber, calls, modifying)
+    stubber.add_response("describe_db_instances", {"DBInstances": [optimizing]}, {"DBInstanceIdentifier": INSTANCE})
+    stubber.add_response("describe_db_instances", {"DBInstances": [optimizing]}, {"DBInstanceIdentifier": INSTANCE})
+    with stubber:
+        code, result = run(capsys, args)
+    assert code == 0, result.get("msg")
+    assert (result["status"], result["endpoint"]) == ("storage-optimization", real["Endpoint"]["Address"])
+    stubber.assert_no_pending_responses()
+
+    stubber = stub_rds(boto3.client("rds", region_name=REGION))
+    replay_reads(stubber, calls, modifying)
+    stubber.add_response("describe_db_instances", {"DBInstances": [dict(real, DBInstanceStatus="incompatible-parameters")]},
+                         {"DBInstanceIdentifier": INSTANCE})
+    with stubber:
+        code, result = run(capsys, args)
+    assert code == 1
+    assert result["msg"] == ("the DB instance mlops-dev-postgres is incompatible-parameters, which it does not leave "
+                             "by itself; see its events in the RDS console")
     stubber.assert_no_pending_responses()
 
 
