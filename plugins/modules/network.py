@@ -248,6 +248,9 @@ RETRY = AWSRetry.jittered_backoff(
     ])
 
 DELIVERY_POLICY_NAME = "vpc-flow-logs-delivery"
+# Only for CreateFlowLogs right after this run created the delivery role: bounded
+# (about two minutes), as InvalidParameter is otherwise a real refusal.
+NEW_ROLE_RETRY = AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20, catch_extra_error_codes=["InvalidParameter"])
 _NAT_WAIT_DELAY = 15
 
 
@@ -277,6 +280,8 @@ class Network:
         self.associations = {}
         self.refs = {}
         self.igw = None
+        self.igw_detached = False  # an owned gateway an interrupted run left unattached
+        self.delivery_role_created = False  # the flow-log delivery role was created by this run
         self.eips = []               # owned DescribeAddresses items
         self.nats = {}               # key -> live NAT gateway (pending or available)
         self.security_group = None
@@ -342,6 +347,17 @@ class Network:
                                    "own; a VPC takes only one" % (vpc_id, gateway["InternetGatewayId"]))
             self.igw = gateway
             self.refs[gateway["InternetGatewayId"]] = "internet-gateway"
+        if self.igw is None:
+            # A run interrupted between CreateInternetGateway and its attachment left an
+            # owned gateway attached nowhere: adopt it, never create another one.
+            detached = [gateway for gateway in self.paginate("describe_internet_gateways", "InternetGateways",
+                                                             Filters=self.owner_filters())
+                        if not [attachment for attachment in gateway.get("Attachments") or []
+                                if attachment.get("State") != "detached"]]
+            if detached:
+                self.igw = sorted(detached, key=lambda gateway: gateway["InternetGatewayId"])[0]
+                self.igw_detached = True
+                self.refs[self.igw["InternetGatewayId"]] = "internet-gateway"
 
         live_nats = []
         for nat in self.paginate("describe_nat_gateways", "NatGateways", Filter=in_vpc):
@@ -497,6 +513,9 @@ class Network:
                 self.write("attach_internet_gateway", InternetGatewayId=self.igw["InternetGatewayId"],
                            VpcId=self.vpc["VpcId"])
         else:
+            if self.igw_detached:
+                self.write("attach_internet_gateway", InternetGatewayId=self.igw["InternetGatewayId"],
+                           VpcId=self.vpc["VpcId"])
             self.ensure_tags(self.igw["InternetGatewayId"], net.tag_dict(self.igw), wanted, "internet-gateway")
 
     def ensure_route_tables(self):
@@ -572,7 +591,9 @@ class Network:
         table["Routes"] = routes
 
     def ensure_nat_gateways(self):
-        """Start every missing NAT gateway (each with its Elastic IP), then wait for all at once."""
+        """Start every missing NAT gateway (each with its Elastic IP), then wait for all at once,
+        with those still pending from an interrupted run: private routes and the nodes behind
+        them need egress when this returns."""
         started = []
         used_allocations = {address["AllocationId"] for nat in self.nats.values()
                             for address in nat.get("NatGatewayAddresses") or []}
@@ -580,6 +601,8 @@ class Network:
             eip_wanted = self.desired["eips"][wanted["eip"]]
             nat = self.nats.get(key)
             if nat is not None:
+                if nat.get("State") == "pending" and not self.check_mode:
+                    started.append(nat["NatGatewayId"])  # started by an earlier, interrupted run
                 self.ensure_tags(nat["NatGatewayId"], net.tag_dict(nat), wanted, key)
                 nat_allocations = {address["AllocationId"] for address in nat.get("NatGatewayAddresses") or []}
                 for address in self.eips:
@@ -718,7 +741,14 @@ class Network:
                 params.update(LogGroupName=wanted["destination"], DeliverLogsPermissionArn=role_arn)
             created = None
             if vpc_id != UNKNOWN and role_arn != UNKNOWN:
-                created = self.write("create_flow_logs", **params)
+                if self.delivery_role_created and not self.check_mode:
+                    # EC2 refuses a role IAM has not propagated yet ("Unable to assume given
+                    # IAM role", InvalidParameter) for a while after CreateRole.
+                    self.changed = True
+                    created = self.module.client("ec2", retry_decorator=NEW_ROLE_RETRY).create_flow_logs(
+                        aws_retry=True, **params)
+                else:
+                    created = self.write("create_flow_logs", **params)
             # CreateFlowLogs reports a refused destination in its answer, not as an error.
             refused = (created or {}).get("Unsuccessful") or []
             if refused:
@@ -937,6 +967,7 @@ class FlowLogDelivery:
         except RoleNotOwnedError as exc:
             raise NetworkError("config.flow_logs.destination", str(exc))
         network.changed |= changed
+        network.delivery_role_created = before is None
         network.delivery_before["role"] = before
         network.delivery_after["role"] = after
         return arn

@@ -16,6 +16,7 @@ from botocore.stub import ANY, Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
 from ansible_collections.mlops.platform.plugins.module_utils.config import NETWORK
 from ansible_collections.mlops.platform.plugins.modules import network as module_under_test
@@ -363,6 +364,28 @@ def test_a_deleted_private_default_route_is_repaired_with_exactly_one_create_rou
     assert converge(capsys, FULL)["changed"] is False and writes(api_calls) == []
 
 
+def test_an_internet_gateway_left_unattached_is_attached_not_created_again(lake, api_calls, capsys):
+    """A run interrupted between CreateInternetGateway and AttachInternetGateway leaves an
+    owned gateway attached nowhere; the next run attaches that one instead of creating one
+    more on every retry (five per region by default)."""
+    result = converge(capsys, FULL)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.detach_internet_gateway(InternetGatewayId=result["internet_gateway_id"], VpcId=result["vpc_id"])
+
+    api_calls.clear()
+    plan = converge(capsys, FULL, check_mode=True)
+    assert plan["changed"] is True and writes(api_calls) == []
+    api_calls.clear()
+    repaired = converge(capsys, FULL)
+    assert writes(api_calls) == ["AttachInternetGateway"]
+    assert repaired["internet_gateway_id"] == result["internet_gateway_id"]
+    owned = ec2.describe_internet_gateways(Filters=[{"Name": "tag:mlops.platform/environment", "Values": ["dev"]}])
+    assert [(gateway["InternetGatewayId"], [a["VpcId"] for a in gateway["Attachments"]])
+            for gateway in owned["InternetGateways"]] == [(result["internet_gateway_id"], [result["vpc_id"]])]
+    api_calls.clear()
+    assert converge(capsys, FULL)["changed"] is False and writes(api_calls) == []
+
+
 def test_other_drift_is_repaired_exactly(lake, api_calls, capsys):
     result = converge(capsys, FULL)
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -585,6 +608,25 @@ def test_nat_gateways_are_all_started_then_waited_for_together(monkeypatch):
         network.ensure_nat_gateways()
     stub.assert_no_pending_responses()
     assert [network.nats[key]["NatGatewayId"] for key in sorted(network.nats)] == ["nat-0", "nat-1"]
+
+
+def test_a_nat_gateway_left_pending_by_an_interrupted_run_is_waited_for(monkeypatch):
+    """The run that started it was interrupted before its wait: this run waits too, so
+    private routes point at a gateway that passes traffic when the module returns."""
+    config = config_with(nat_gateway_mode="single", flow_logs={"enabled": False}, gateway_endpoints=[])
+    wanted = net.desired_topology(config, PREFIX, ENVIRONMENT, {}, ["eu-west-1a", "eu-west-1b"], REGION)
+    network, stub = stubbed_network(config)
+    network.desired = wanted
+    (key,) = wanted["nat_gateways"]
+    network.nats = {key: {"NatGatewayId": "nat-0", "State": "pending", "Tags": ansible_dict_to_boto3_tag_list(
+        wanted["nat_gateways"][key]["tags"]), "NatGatewayAddresses": []}}
+    stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"}]},
+                      {"NatGatewayIds": ["nat-0"]})
+    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    with stub:
+        network.ensure_nat_gateways()
+    stub.assert_no_pending_responses()
+    assert not network.changed
 
 
 def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
