@@ -617,7 +617,7 @@ def test_a_nat_gateway_left_pending_by_an_interrupted_run_is_waited_for(monkeypa
     wanted = net.desired_topology(config, PREFIX, ENVIRONMENT, {}, ["eu-west-1a", "eu-west-1b"], REGION)
     network, stub = stubbed_network(config)
     network.desired = wanted
-    (key,) = wanted["nat_gateways"]
+    key = next(iter(wanted["nat_gateways"]))  # "single": one NAT gateway
     network.nats = {key: {"NatGatewayId": "nat-0", "State": "pending", "Tags": ansible_dict_to_boto3_tag_list(
         wanted["nat_gateways"][key]["tags"]), "NatGatewayAddresses": []}}
     stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"}]},
