@@ -540,6 +540,14 @@ def modification(config, resource_names, security_group_id, kms_key_arn, instanc
     if live["storage_encrypted"] is False:
         warnings.append("the instance %s is not encrypted at rest; RDS cannot encrypt a running instance (restore an "
                         "encrypted snapshot copy instead)" % resource_names["instance"])
+    if "DBPortNumber" in request:
+        warnings.append("changing the port of %s from %s to %d restarts it at once, whatever apply_immediately says "
+                        "(RDS applies a port change immediately)" % (resource_names["instance"], live["port"],
+                                                                    config["port"]))
+    groups = instance.get("DBParameterGroups") or []
+    if groups and groups[0].get("ParameterApplyStatus") == "pending-reboot":
+        warnings.append("the parameters of %s (rds.force_ssl among them) take effect only after a reboot, which this "
+                        "module never does; reboot it when convenient" % resource_names["instance"])
     if live["subnet_group"] not in (None, resource_names["subnet_group"]):
         warnings.append("the instance %s is in the subnet group %s, not %s; moving it is not done by this module"
                         % (resource_names["instance"], live["subnet_group"], resource_names["subnet_group"]))

@@ -204,6 +204,21 @@ def test_a_harmless_change_never_pulls_queued_changes_out_of_the_window():
     assert plan(config_with(), rotating)[0]["ApplyImmediately"] is True
 
 
+def test_what_rds_does_regardless_of_the_window_is_said():
+    """A port change restarts the instance at once; parameters waiting for a reboot are
+    reported (the module never reboots)."""
+    config = config_with(port=5433)
+    request, problems, warnings = plan(config, live_instance(config_with()))
+    assert request["DBPortNumber"] == 5433
+    assert warnings == ["changing the port of %s from 5432 to 5433 restarts it at once, whatever apply_immediately "
+                        "says (RDS applies a port change immediately)" % INSTANCE]
+    waiting = live_instance(config_with())
+    waiting["DBParameterGroups"] = [dict(waiting["DBParameterGroups"][0], ParameterApplyStatus="pending-reboot")]
+    assert plan(config_with(), waiting) == ({}, [], [
+        "the parameters of %s (rds.force_ssl among them) take effect only after a reboot, which this module never "
+        "does; reboot it when convenient" % INSTANCE])
+
+
 def test_pending_modifications_count_as_done():
     config = config_with(instance_class="db.r7g.large")
     instance = live_instance(config, DBInstanceClass="db.t4g.medium",
