@@ -263,7 +263,8 @@ ENVIRONMENT = _dict(
         "name_prefix": _str(
             "Prefix of every resource name; null means `mlops-<name>`. Lower case, digits and hyphens.",
             pattern=r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$", max_length=40),
-        "tags": _tags("Tags put on every AWS resource the collection creates."),
+        "tags": _tags("Tags put on every AWS resource the environment's components create; the organization, "
+                      "shared by every environment, has its own `mlops_infrastructure.organization.config.tags`."),
         "account": _dict(
             "How a play reaches the environment's AWS account.",
             {
