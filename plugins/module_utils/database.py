@@ -542,8 +542,8 @@ def modification(config, resource_names, security_group_id, kms_key_arn, instanc
                         "encrypted snapshot copy instead)" % resource_names["instance"])
     if "DBPortNumber" in request:
         warnings.append("changing the port of %s from %s to %d restarts it at once, whatever apply_immediately says "
-                        "(RDS applies a port change immediately)" % (resource_names["instance"], live["port"],
-                                                                    config["port"]))
+                        "(RDS applies a port change immediately)"
+                        % (resource_names["instance"], live["port"], config["port"]))
     groups = instance.get("DBParameterGroups") or []
     if groups and groups[0].get("ParameterApplyStatus") == "pending-reboot":
         warnings.append("the parameters of %s (rds.force_ssl among them) take effect only after a reboot, which this "
