@@ -41,6 +41,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import read_bucket_settings
 
 POLICY_VERSION = "2012-10-17"
 # Paginated listings are retried as a whole (botocore paginators do not go through the
@@ -342,34 +343,12 @@ def _read_bucket(s3, bucket_name, with_tags):
         return None
 
     state = {"name": bucket_name}
-    try:
-        state["public_access_block"] = s3.get_public_access_block(Bucket=bucket_name, aws_retry=True)["PublicAccessBlockConfiguration"]
-    except is_boto3_error_code("NoSuchPublicAccessBlockConfiguration"):
-        state["public_access_block"] = None
-
-    try:
-        rules = s3.get_bucket_ownership_controls(Bucket=bucket_name, aws_retry=True)["OwnershipControls"]["Rules"]
-        state["object_ownership"] = rules[0]["ObjectOwnership"] if rules else None
-    except is_boto3_error_code("OwnershipControlsNotFoundError"):
-        state["object_ownership"] = None
-
-    try:
-        config = s3.get_bucket_encryption(Bucket=bucket_name, aws_retry=True)["ServerSideEncryptionConfiguration"]
-        default = (config.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault") or {}
+    names = ("public_access_block", "object_ownership", "encryption", "policy") + (("tags",) if with_tags else ())
+    state.update(read_bucket_settings(s3, bucket_name, names))
+    encryption = state["encryption"]
+    if encryption is not None:
+        default = (encryption.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault") or {}
         state["encryption"] = {"sse_algorithm": default.get("SSEAlgorithm"), "kms_master_key_id": default.get("KMSMasterKeyID")}
-    except is_boto3_error_code("ServerSideEncryptionConfigurationNotFoundError"):
-        state["encryption"] = None
-
-    try:
-        state["policy"] = json.loads(s3.get_bucket_policy(Bucket=bucket_name, aws_retry=True)["Policy"])
-    except is_boto3_error_code("NoSuchBucketPolicy"):
-        state["policy"] = None
-
-    if with_tags:
-        try:
-            state["tags"] = boto3_tag_list_to_ansible_dict(s3.get_bucket_tagging(Bucket=bucket_name, aws_retry=True)["TagSet"])
-        except is_boto3_error_code("NoSuchTagSet"):
-            state["tags"] = {}
     return state
 
 

@@ -212,6 +212,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import read_bucket_settings
 
 UNKNOWN = lake.UNKNOWN
 
@@ -334,29 +335,9 @@ class DataLake:
     def read_bucket(self, s3, name, spec):
         """The live settings of an existing bucket that ``spec`` manages."""
         state = {"versioning": s3.get_bucket_versioning(Bucket=name, aws_retry=True).get("Status") or "Disabled"}
-        try:
-            state["encryption"] = lake.encryption_state(
-                s3.get_bucket_encryption(Bucket=name, aws_retry=True)["ServerSideEncryptionConfiguration"])
-        except is_boto3_error_code("ServerSideEncryptionConfigurationNotFoundError"):
-            state["encryption"] = None
-        try:
-            state["public_access_block"] = s3.get_public_access_block(
-                Bucket=name, aws_retry=True)["PublicAccessBlockConfiguration"]
-        except is_boto3_error_code("NoSuchPublicAccessBlockConfiguration"):
-            state["public_access_block"] = None
-        try:
-            rules = s3.get_bucket_ownership_controls(Bucket=name, aws_retry=True)["OwnershipControls"]["Rules"]
-            state["object_ownership"] = rules[0]["ObjectOwnership"] if rules else None
-        except is_boto3_error_code("OwnershipControlsNotFoundError"):
-            state["object_ownership"] = None
-        try:
-            state["policy"] = json.loads(s3.get_bucket_policy(Bucket=name, aws_retry=True)["Policy"])
-        except is_boto3_error_code("NoSuchBucketPolicy"):
-            state["policy"] = None
-        try:
-            state["tags"] = boto3_tag_list_to_ansible_dict(s3.get_bucket_tagging(Bucket=name, aws_retry=True)["TagSet"])
-        except is_boto3_error_code("NoSuchTagSet"):
-            state["tags"] = {}
+        state.update(read_bucket_settings(s3, name, ("encryption", "public_access_block", "object_ownership",
+                                                     "policy", "tags")))
+        state["encryption"] = lake.encryption_state(state["encryption"])
         if spec["lifecycle"] is not None:
             try:
                 state["lifecycle"] = s3.get_bucket_lifecycle_configuration(Bucket=name, aws_retry=True)["Rules"]
