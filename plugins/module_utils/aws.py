@@ -33,6 +33,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 # call only when it is made with aws_retry=True.
 AWS_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
 
+
+def settling_retry(*error_codes):
+    """Retries for what AWS refuses only until a change made moments before is visible
+    (IAM propagation, a designation settling): throttling plus ``error_codes``, bounded to
+    about two minutes, then the error. For the calls that depend on the change only, as
+    those codes are real refusals anywhere else."""
+    return AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20, catch_extra_error_codes=list(error_codes))
+
+
 DEFAULT_SESSION_NAME = "mlops-platform"
 
 # Partition (aws, aws-cn, aws-us-gov, aws-iso-b...), 12-digit account, optional path.

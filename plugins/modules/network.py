@@ -221,7 +221,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.waiters import wait_for_resource_state
 
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, MlopsAWSModule, settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     COMPONENT_TAG,
     ENVIRONMENT_TAG,
@@ -248,9 +248,9 @@ RETRY = AWSRetry.jittered_backoff(
     ])
 
 DELIVERY_POLICY_NAME = "vpc-flow-logs-delivery"
-# Only for CreateFlowLogs right after this run created the delivery role: bounded
-# (about two minutes), as InvalidParameter is otherwise a real refusal.
-NEW_ROLE_RETRY = AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20, catch_extra_error_codes=["InvalidParameter"])
+# Only for CreateFlowLogs right after this run created the delivery role, as
+# InvalidParameter is otherwise a real refusal.
+NEW_ROLE_RETRY = settling_retry("InvalidParameter")
 _NAT_WAIT_DELAY = 15
 
 

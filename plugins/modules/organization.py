@@ -214,6 +214,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
 from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
@@ -271,12 +272,9 @@ _ROLE_ASSUMABLE_WAITER = {
 }
 NEW_ACCOUNT_SESSION_NAME = "mlops-platform-new-account-check"
 
-# Bounded retries of what AWS refuses only until a change made moments before has
-# settled (see organization_services): about two minutes at most, then the error.
-_ADMIN_RETRY = AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20,
-                                         catch_extra_error_codes=services.ADMIN_PROPAGATION_ERRORS)
-_TRAIL_RETRY = AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20,
-                                         catch_extra_error_codes=services.TRAIL_PROPAGATION_ERRORS)
+# Only for the calls that wait on a change made moments before (see organization_services).
+_ADMIN_RETRY = settling_retry(*services.ADMIN_PROPAGATION_ERRORS)
+_TRAIL_RETRY = settling_retry(*services.TRAIL_PROPAGATION_ERRORS)
 
 
 def trail_bucket_name(management_account_id):
