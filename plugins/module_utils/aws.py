@@ -16,22 +16,45 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import random
 import re
+import time
+import uuid
 
 try:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+    from botocore.exceptions import ConnectionError as BotoCoreConnectionError
+    from botocore.exceptions import HTTPClientError, IncompleteReadError
+    from botocore.parsers import ResponseParserError
 except ImportError:
     pass  # AnsibleAWSModule reports the missing SDK
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-# One retry policy for the collection's API calls. A platform converge makes many
-# calls in a burst against the same accounts, so throttling is expected: ten
-# jittered attempts, starting at 1 s and capped at 30 s, ride that out within
-# about three minutes without hiding a real outage for longer. A client retries a
-# call only when it is made with aws_retry=True.
-AWS_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
+# Refusals that AWS documents as "not applied": the request may be sent again as it is.
+# AWSRetry knows only some of them (not KMS's ThrottlingException, S3's SlowDown...).
+THROTTLING_CODES = frozenset((
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "RequestThrottled",
+    "RequestThrottledException", "TooManyRequestsException", "SlowDown", "EC2ThrottledException",
+    "PriorRequestNotComplete", "BandwidthLimitExceeded",
+))
+# Server-side failures: the request may or may not have been applied.
+SERVER_ERROR_CODES = frozenset((
+    "InternalError", "InternalFailure", "InternalFailureException", "InternalServerError",
+    "InternalServerException", "ServiceUnavailable", "ServiceUnavailableException", "Unavailable",
+    "ServiceFailure", "ServiceException", "KMSInternalException", "KMSInternal",
+))
+
+# One retry policy for the collection's reads and idempotent writes (Put*, Modify*, Tag*).
+# A platform converge makes many calls in a burst against the same accounts, so
+# throttling is expected: ten jittered attempts, starting at 1 s and capped at 30 s,
+# ride that out within about three minutes without hiding a real outage for longer. A
+# client retries a call only when it is made with aws_retry=True. Creates never use it:
+# see create_once.
+AWS_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
+                                      catch_extra_error_codes=sorted(THROTTLING_CODES | SERVER_ERROR_CODES))
 
 
 def settling_retry(*error_codes):
@@ -39,7 +62,8 @@ def settling_retry(*error_codes):
     (IAM propagation, a designation settling): throttling plus ``error_codes``, bounded to
     about two minutes, then the error. For the calls that depend on the change only, as
     those codes are real refusals anywhere else."""
-    return AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20, catch_extra_error_codes=list(error_codes))
+    return AWSRetry.jittered_backoff(retries=8, delay=5, max_delay=20,
+                                     catch_extra_error_codes=sorted(THROTTLING_CODES | set(error_codes)))
 
 
 DEFAULT_SESSION_NAME = "mlops-platform"
@@ -138,6 +162,7 @@ class MlopsAWSModule(AnsibleAWSModule):
         super().__init__(**kwargs)
         # Held in memory only, never in params or results; one AssumeRole per run.
         self._assumed_role_credentials = None
+        self._once_clients = {}
         self.api_calls = CallCounter()
 
         assume_role = self.params.get("assume_role")
@@ -157,6 +182,16 @@ class MlopsAWSModule(AnsibleAWSModule):
         client = super().client(service, retry_decorator=retry_decorator, **extra_params)
         self.api_calls.attach(client)
         return client
+
+    def once_client(self, service, region=None):
+        """A client whose calls botocore never retries by itself: for :func:`create_once`."""
+        key = (service, region)
+        if key not in self._once_clients:
+            extra = {"config": Config(retries={"total_max_attempts": 1})}
+            if region:
+                extra["region"] = region
+            self._once_clients[key] = self.client(service, **extra)
+        return self._once_clients[key]
 
     def resource(self, service, **extra_params):
         extra_params.update(self._role_connection_params())
@@ -219,3 +254,112 @@ def caller_identity(module):
     sts = module.client("sts", retry_decorator=AWS_RETRY)
     identity = sts.get_caller_identity(aws_retry=True)
     return dict(account_id=identity["Account"], arn=identity["Arn"], user_id=identity["UserId"])
+
+
+# --- Writes that take effect at most once ---------------------------------------------------
+#
+# A create whose response is lost (connection reset, read timeout, a 5xx from a front end
+# that had already passed the request on) may or may not have taken effect. botocore's own
+# retries, and AWSRetry's on InternalError/ServiceUnavailable, send it again blindly: a
+# second VPC, key, account. Every create therefore goes through ``create_once``: its client
+# (``MlopsAWSModule.once_client``) never retries by itself, a refusal the API guarantees was
+# not applied (throttling, a connection never made) is sent again, and an outcome that is
+# unknown is first looked up with the caller's ``find``; only when nothing is found is the
+# call sent again.
+
+CREATE_ATTEMPTS = 10
+
+
+class AWSResourceError(Exception):
+    """A problem with a resource, reported with the config path it concerns (``config.cidr``,
+    ``name_prefix``...). The one error type of the collection's AWS modules: raised anywhere,
+    caught once in ``main()``."""
+
+    def __init__(self, path, message):
+        super(AWSResourceError, self).__init__("%s: %s" % (path, message) if path else message)
+        self.path = path
+        self.message = message
+
+
+def error_code(exc):
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+
+
+def _outcome(exc):
+    """``"refused"`` (not applied: send again), ``"unknown"`` (look before sending again) or
+    ``"failed"`` (a real answer, for the caller)."""
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in THROTTLING_CODES:
+            return "refused"
+        if code in SERVER_ERROR_CODES or status >= 500:
+            return "unknown"
+        return "failed"
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return "refused"  # no connection was made: nothing reached AWS
+    if isinstance(exc, (BotoCoreConnectionError, HTTPClientError, IncompleteReadError, ResponseParserError)):
+        return "unknown"
+    return "failed"
+
+
+def _backoff(attempt):
+    # AWSRetry's jittered schedule: 0..min(30, 2**attempt) seconds.
+    return random.uniform(0, min(30, 2 ** attempt))
+
+
+def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), sleep=time.sleep):
+    """Make the create ``call()`` take effect at most once; return ``(response, found)``.
+
+    ``call`` sends the create on a client that does not retry by itself
+    (``MlopsAWSModule.once_client``); ``find()`` looks the resource up by the key it was
+    created with (ownership and key tags, a name, an alias) and returns it, or None. Exactly
+    one of ``response`` (this call made it) and ``found`` (it was there: made by this call
+    whose answer was lost, or by an earlier, interrupted run) is set.
+
+    An answer in ``exists_codes`` (``EntityAlreadyExists``, ``InvalidGroup.Duplicate``...)
+    adopts what ``find()`` returns; when ``find()`` finds nothing of ours under that key, the
+    resource is someone else's and ``foreign()`` gives the :class:`AWSResourceError` to raise.
+
+    ``done_codes`` serve writes that make no resource to find (AttachInternetGateway,
+    CreateRoute): after an unknown outcome the call is sent again, and one of those refusals
+    (``Resource.AlreadyAssociated``, ``RouteAlreadyExists``) then means the first one took
+    effect: ``(None, True)`` is returned. On a first attempt they are real refusals.
+    """
+    uncertain = False
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return call(), None
+        except (ClientError, BotoCoreError) as exc:
+            code = error_code(exc)
+            if uncertain and code in done_codes:
+                return None, True
+            if code in exists_codes:
+                found = find()
+                if found is not None:
+                    return None, found
+                if foreign is not None:
+                    raise foreign()
+                raise
+            outcome = _outcome(exc)
+            if outcome == "failed" or attempt == CREATE_ATTEMPTS - 1:
+                raise
+            if outcome == "unknown":
+                uncertain = True
+                found = find()
+                if found is not None:
+                    return None, found
+            sleep(_backoff(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def write_once(call, done_codes, sleep=time.sleep):
+    """A write that AWS refuses with one of ``done_codes`` once it has taken effect
+    (see :func:`create_once`); returns the answer, or None when it had taken effect."""
+    return create_once(call, lambda: None, done_codes=done_codes, sleep=sleep)[0]
+
+
+def client_token():
+    """A fresh idempotency token for one create (``ClientToken``): the same for every attempt
+    of that create, so AWS itself returns the first result to a repeat."""
+    return str(uuid.uuid4())

@@ -19,6 +19,12 @@ from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_
 MANAGED_TAG = "mlops.platform/managed"
 ENVIRONMENT_TAG = "mlops.platform/environment"
 COMPONENT_TAG = "mlops.platform/component"
+# A resource's stable key within its component (``subnet/private/eu-west-1a``, an alias):
+# how a run finds again what it, or an interrupted run before it, created.
+KEY_TAG = "mlops.platform/resource"
+
+# What check mode shows for an id or ARN that exists only once the change is made.
+UNKNOWN = "(known after apply)"
 
 
 def component_argument_spec(**extra):

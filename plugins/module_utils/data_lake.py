@@ -25,11 +25,11 @@ import copy
 
 from ansible_collections.mlops.platform.plugins.module_utils import config as platform_config
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
 
 COMPONENT = "data_lake"
-UNKNOWN = "(known after apply)"
 # Names are checked before the account id is known; only its length (12) matters.
 ACCOUNT_ID_PLACEHOLDER = "123456789012"
 POLICY_VERSION = "2012-10-17"

@@ -15,6 +15,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError, check_cidr
 
 COMPONENT = "database"
@@ -24,7 +25,6 @@ MASTER_USERNAME = "mlops_admin"
 # Performance Insights' free tier; longer retention is billed.
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 # Placeholder for values a check-mode plan cannot know (same wording as every component).
-UNKNOWN = "(known after apply)"
 
 # Parameters this component pins in its parameter group, with RDS's apply type for
 # PostgreSQL. rds.force_ssl is dynamic on RDS for PostgreSQL (apply type "dynamic" in

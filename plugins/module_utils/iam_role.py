@@ -46,12 +46,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
-from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, managed_tags
-
-# The ARN of a role check mode would create; the placeholder the component modules use
-# for every id that only exists after a real run.
-UNKNOWN = "(known after apply)"
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, managed_tags
 
 
 class RoleNotOwnedError(Exception):
@@ -71,8 +67,11 @@ def _document(value):
 class ComponentRoles:
     """The IAM roles of one environment's component, on a retry-wrapped IAM client."""
 
-    def __init__(self, iam, environment, component, check_mode=False):
+    def __init__(self, iam, environment, component, check_mode=False, iam_once=None):
         self.iam = iam
+        # CreateRole goes through aws.create_once, on a client without botocore's own retries
+        # (MlopsAWSModule.once_client) when given.
+        self.iam_once = iam_once or getattr(iam, "client", iam)
         self.environment = environment
         self.component = component
         self.check_mode = check_mode
@@ -96,6 +95,13 @@ class ComponentRoles:
         attached = paginated_query_with_retries(self.iam, "list_attached_role_policies", retry_decorator=AWS_RETRY,
                                                 RoleName=name)["AttachedPolicies"]
         return sorted(policy["PolicyArn"] for policy in attached)
+
+    def _find_owned(self, name):
+        try:
+            role = self.iam.get_role(RoleName=name, aws_retry=True)["Role"]
+        except is_boto3_error_code("NoSuchEntity"):
+            return None
+        return role if self._owned(role) else None
 
     def _owned(self, role):
         return is_owned(boto3_tag_list_to_ansible_dict(role.get("Tags") or []), self.environment, self.component)
@@ -195,7 +201,10 @@ class ComponentRoles:
                 request["Description"] = settings["description"]
             if "max_session_duration" in settings:
                 request["MaxSessionDuration"] = settings["max_session_duration"]
-            arn = self.iam.create_role(aws_retry=True, **request)["Role"]["Arn"]
+            response, found = create_once(lambda: self.iam_once.create_role(**request)["Role"],
+                                          lambda: self._find_owned(name), exists_codes=("EntityAlreadyExists",),
+                                          foreign=lambda: RoleNotOwnedError(name))
+            arn = (response or found)["Arn"]
             # IAM is eventually consistent: the new role may not be found yet by the calls below.
             self.iam.get_waiter("role_exists").wait(RoleName=name)
             for policy in sorted(policies):

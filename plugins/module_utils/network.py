@@ -24,12 +24,10 @@ import re
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.mlops.platform.plugins.module_utils import naming
-from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, managed_tags
+from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned, managed_tags  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError
 
 COMPONENT = "network"
-KEY_TAG = "mlops.platform/resource"
-UNKNOWN = "(known after apply)"
 TIERS = ("public", "private", "intra")
 DEFAULT_ROUTE = "0.0.0.0/0"
 HTTPS = 443

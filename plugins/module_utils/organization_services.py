@@ -383,7 +383,11 @@ def _converge_bucket(s3, bucket_name, region, required_policy, tags, check_mode)
             create = {"Bucket": bucket_name}
             if region != "us-east-1":
                 create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            s3.create_bucket(aws_retry=True, **create)
+            # Sent again by botocore after a lost answer, it is refused as already ours: done.
+            try:
+                s3.create_bucket(aws_retry=True, **create)
+            except is_boto3_error_code("BucketAlreadyOwnedByYou"):
+                pass
         # Public access block and ownership first, so the bucket is never open and
         # never ACL-governed while the rest is set; the policy last of the
         # settings, since CreateTrail/UpdateTrail check it.
@@ -456,7 +460,10 @@ def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, che
             )
             if tags:
                 create["TagsList"] = ansible_dict_to_boto3_tag_list(tags)
-            created = cloudtrail.create_trail(aws_retry=True, **create)
+            try:
+                created = cloudtrail.create_trail(aws_retry=True, **create)
+            except is_boto3_error_code("TrailAlreadyExistsException"):
+                created = {}  # made by this call, whose first answer was lost (the read found no trail)
             cloudtrail.start_logging(Name=created.get("TrailARN") or arn, aws_retry=True)
         return True, desired
 

@@ -199,10 +199,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     component_argument_spec,
     managed_tags,
@@ -210,6 +210,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import (
 )
 from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
+from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import read_bucket_settings
@@ -220,10 +221,6 @@ UNKNOWN = lake.UNKNOWN
 # answers InvalidRequest ("Role ... is not valid") for a few seconds after CreateRole.
 REPLICATION_RETRY = AWSRetry.jittered_backoff(retries=10, delay=2, max_delay=30,
                                               catch_extra_error_codes=["InvalidRequest"])
-
-
-class LakeError(Exception):
-    """A problem to report as it is, without an AWS error around it."""
 
 
 class DataLake:
@@ -285,52 +282,25 @@ class DataLake:
 
     # -- KMS ---------------------------------------------------------------------------------
 
-    def ensure_key(self, region):
-        """The lake's key in ``region``, found by alias or created; rotation on; tagged."""
-        kms = self.client("kms", region)
-        alias = lake.kms_alias(self.prefix)
-        aliases = paginated_query_with_retries(kms, "list_aliases", retry_decorator=AWS_RETRY)["Aliases"]
-        target = next((entry.get("TargetKeyId") for entry in aliases if entry["AliasName"] == alias), None)
-        if target is None:
-            self.changed = True
-            arn = UNKNOWN
-            if not self.check_mode:
-                arn = kms.create_key(
-                    Description="mlops.platform data lake of %s (%s)" % (self.environment, self.prefix),
-                    KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
-                    Tags=ansible_dict_to_boto3_tag_list(self.tags, "TagKey", "TagValue"), aws_retry=True,
-                )["KeyMetadata"]["Arn"]
-                kms.create_alias(AliasName=alias, TargetKeyId=arn, aws_retry=True)
-                kms.enable_key_rotation(KeyId=arn, aws_retry=True)
-            self.keys[region] = arn
-            return None, {"alias": alias, "arn": arn, "rotation": True}
-
-        metadata = kms.describe_key(KeyId=target, aws_retry=True)["KeyMetadata"]
-        arn = metadata["Arn"]
-        if metadata["KeyState"] != "Enabled":
-            raise LakeError("the data lake's KMS key %s (%s, %s) is %s; the lake's data cannot be read or written with it. "
-                            "Re-enable it (or cancel its deletion) before converging."
-                            % (arn, alias, region, metadata["KeyState"]))
-        rotation = kms.get_key_rotation_status(KeyId=arn, aws_retry=True)["KeyRotationEnabled"]
-        tags = boto3_tag_list_to_ansible_dict(
-            paginated_query_with_retries(kms, "list_resource_tags", retry_decorator=AWS_RETRY, KeyId=arn)["Tags"],
-            "TagKey", "TagValue")
-        missing = {key: value for key, value in self.tags.items() if tags.get(key) != value}
-        if not rotation or missing:
-            self.changed = True
-        if not self.check_mode:
-            if not rotation:
-                kms.enable_key_rotation(KeyId=arn, aws_retry=True)
-            if missing:
-                kms.tag_resource(KeyId=arn, Tags=ansible_dict_to_boto3_tag_list(missing, "TagKey", "TagValue"),
-                                 aws_retry=True)
-        self.keys[region] = arn
-        before = {"alias": alias, "arn": arn, "rotation": rotation}
-        if missing:
-            before["missing_tags"] = sorted(missing)
-        return before, {"alias": alias, "arn": arn, "rotation": True}
+    def ensure_key(self, region, section):
+        """The lake's key in ``region`` (the shared KMS key helper), recorded under ``section``."""
+        key = ComponentKey(self.module, lake.kms_alias(self.prefix), self.environment, lake.COMPONENT, self.tags,
+                           "mlops.platform data lake of %s (%s)" % (self.environment, self.prefix),
+                           "config", region=region)
+        changed, before, after = key.ensure()
+        self.keys[region] = after["arn"]
+        self.record(section, None, before, after, changed)
 
     # -- buckets -----------------------------------------------------------------------------
+
+    @staticmethod
+    def bucket_region(s3, name):
+        """The region of a bucket this account owns, or None (absent, or another account's)."""
+        try:
+            return s3.head_bucket(Bucket=name, aws_retry=True)["ResponseMetadata"]["HTTPHeaders"].get(
+                "x-amz-bucket-region", "")
+        except is_boto3_error_code(("404", "NoSuchBucket", "403", "AccessDenied", "Forbidden")):
+            return None
 
     def read_bucket(self, s3, name, spec):
         """The live settings of an existing bucket that ``spec`` manages."""
@@ -374,8 +344,8 @@ class DataLake:
         s3 = self.client("s3", region)
         exists = name in self.existing
         if exists and self.existing[name] not in (None, region):
-            raise LakeError("the bucket %s exists in %s, not in %s where this lake keeps it; move its data and delete it, "
-                            "or change the region" % (name, self.existing[name], region))
+            raise AWSResourceError("name_prefix", "the bucket %s exists in %s, not in %s where this lake keeps it; move its "
+                                   "data and delete it, or change the region" % (name, self.existing[name], region))
         current = self.read_bucket(s3, name, spec) if exists else None
         writes = []
 
@@ -435,11 +405,14 @@ class DataLake:
             create = {"Bucket": name, "ObjectOwnership": OBJECT_OWNERSHIP}
             if region != "us-east-1":
                 create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            try:
-                s3.create_bucket(aws_retry=True, **create)
-            except is_boto3_error_code("BucketAlreadyExists"):
-                raise LakeError("the bucket name %s is taken by another AWS account (bucket names are global); "
-                                "choose another name prefix" % name)
+            # BucketAlreadyOwnedByYou: this run's own CreateBucket whose answer was lost (or a bucket
+            # made since the read) - ours by name, since the name holds this account's id.
+            create_once(lambda: self.module.once_client("s3", region).create_bucket(**create),
+                        lambda: self.bucket_region(s3, name), exists_codes=("BucketAlreadyOwnedByYou",
+                                                                            "BucketAlreadyExists"),
+                        foreign=lambda: AWSResourceError("name_prefix", "the bucket name %s is taken by another AWS "
+                                                         "account (bucket names are global); choose another name "
+                                                         "prefix" % name))
             getattr(s3, "client", s3).get_waiter("bucket_exists").wait(Bucket=name)
         # Closed and owner-enforced first, encrypted and versioned next, then the policy and the
         # rest: the bucket is never open, and objects are only written once it is all in place.
@@ -504,7 +477,8 @@ class DataLake:
 
     def ensure_replication_role(self, pairs):
         """Keep the replication role while replication is enabled; delete ours once it is not."""
-        roles = ComponentRoles(self.client("iam"), self.environment, lake.COMPONENT, self.check_mode)
+        roles = ComponentRoles(self.client("iam"), self.environment, lake.COMPONENT, self.check_mode,
+                               iam_once=self.module.once_client("iam"))
         name = lake.replication_role_name(self.prefix)
         if not self.replication["enabled"]:
             changed, before, after = roles.remove(name)
@@ -519,7 +493,7 @@ class DataLake:
                     self.partition, self.region, destination, pairs, self.keys[self.region], self.keys[destination])},
                 tags=self.tags, description="S3 replication of the %s data lake" % self.environment)
         except RoleNotOwnedError as exc:
-            raise LakeError("config.replication.enabled: %s" % exc)
+            raise AWSResourceError("config.replication.enabled", str(exc))
         # S3 may not see a role created in this run yet (see REPLICATION_RETRY).
         self.role_created = before is None and not self.check_mode
         self.record("replication_role", None, before, after, changed)
@@ -529,7 +503,7 @@ class DataLake:
     def converge(self):
         self.read_account()
         self.read_buckets()
-        self.record("kms_key", None, *self.ensure_key(self.region), changed=False)
+        self.ensure_key(self.region, "kms_key")
 
         buckets = lake.lake_buckets(self.config, self.prefix, self.account_id)
         names = [bucket["name"] for bucket in buckets]
@@ -544,7 +518,7 @@ class DataLake:
         pairs = [(name, lake.replica_bucket_name(name)) for name in names]
         destination = self.replication["destination_region"]
         if self.replication["enabled"]:
-            self.record("replica_kms_key", None, *self.ensure_key(destination), changed=False)
+            self.ensure_key(destination, "replica_kms_key")
             for unused, replica in pairs:
                 self.converge_bucket("replica_buckets", replica, destination, {
                     "versioning": True, "encryption": lake.kms_encryption(self.keys[destination]),
@@ -606,7 +580,7 @@ def main():
     data_lake = DataLake(module, config)
     try:
         outputs, retained = data_lake.converge()
-    except LakeError as exc:
+    except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not converge the data lake")

@@ -17,7 +17,8 @@ description:
     with everything it needs, all named from O(name_prefix) and owned through the collection's
     ownership tags.
   - A customer managed KMS key with automatic rotation, aliased C(alias/<prefix>-database), encrypts
-    the storage and Performance Insights. A key already behind that alias is used as it is.
+    the storage and Performance Insights. A key behind that alias that this collection did not create
+    (no ownership tags) is refused, never used or changed.
   - A DB subnet group C(<prefix>-postgres) over O(subnet_ids); a security group C(<prefix>-postgres)
     in O(vpc_id) whose only rules allow the database port from O(allowed_cidrs) and
     O(allowed_security_group_ids). Rules nobody asked for, including the default egress rule, are
@@ -268,7 +269,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
-from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
 from ansible_collections.mlops.platform.plugins.module_utils.component import fail_config
 from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned
@@ -284,10 +286,6 @@ NEW_GROUP_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
 
 # Statuses in which the instance will not become available without someone acting.
 STOPPED_STATUSES = ("stopped", "stopping")
-
-
-class DatabaseError(Exception):
-    """A problem to report as it is (the message names what it concerns)."""
 
 
 class ConfigProblems(Exception):
@@ -311,13 +309,16 @@ class Database:
         self.tags = managed_tags(self.environment, db.COMPONENT, self.params["tags"])
         self.ec2 = module.client("ec2", retry_decorator=AWS_RETRY)
         self.rds = module.client("rds", retry_decorator=AWS_RETRY)
-        self.kms = module.client("kms", retry_decorator=AWS_RETRY)
+        self.rds_once = module.once_client("rds")
+        self.kms_key = ComponentKey(module, self.names["kms_alias"], self.environment, db.COMPONENT, self.tags,
+                                    "Encrypts the PostgreSQL database %s (mlops.platform)" % self.names["instance"],
+                                    "name_prefix")
+        self.key_after = None
         self.changed = False
         self.instance_changed = False
         self.vpc_known = not db.is_unknown(self.params["vpc_id"])
         self.subnets_known = not any(db.is_unknown(subnet) for subnet in self.params["subnet_ids"])
         # Live resources (None: absent), each with its tags as a dict under "tags".
-        self.key = None
         self.security_group = None
         self.subnet_group = None
         self.parameter_group = None
@@ -336,7 +337,7 @@ class Database:
         if errors:
             raise ConfigProblems(errors)
         errors = self.read_security_groups()
-        self.read_key()
+        self.kms_key.read()
         self.read_subnet_group()
         self.read_parameter_group()
         self.read_instance()
@@ -371,20 +372,30 @@ class Database:
                 self.security_group = dict(group, tags=boto3_tag_list_to_ansible_dict(group.get("Tags", [])))
         return errors
 
-    def read_key(self):
-        try:
-            key = self.kms.describe_key(KeyId=self.names["kms_alias"], aws_retry=True)["KeyMetadata"]
-        except is_boto3_error_code("NotFoundException"):
-            return
-        if key["KeyState"] != "Enabled":
-            raise DatabaseError("the KMS key %s behind %s is %s; the database needs it enabled (cancel its deletion "
-                                "or enable it)" % (key["Arn"], self.names["kms_alias"], key["KeyState"]))
-        tags = self.kms.list_resource_tags(KeyId=key["KeyId"], aws_retry=True).get("Tags", [])
-        self.key = dict(key, tags=boto3_tag_list_to_ansible_dict(tags, "TagKey", "TagValue"))
-        self.key["owned"] = is_owned(self.key["tags"], self.environment, db.COMPONENT)
-        if self.key["owned"]:
-            self.key["rotation"] = self.kms.get_key_rotation_status(KeyId=key["KeyId"], aws_retry=True)[
-                "KeyRotationEnabled"]
+    def owned_or_none(self, resource):
+        return resource if resource is not None and is_owned(resource["tags"], self.environment, db.COMPONENT) \
+            else None
+
+    def not_owned(self, what, name):
+        return AWSResourceError("name_prefix", "names the %s %s, which exists but is not owned by the database of "
+                                               "environment %s (no mlops.platform ownership tags); it is left alone: "
+                                               "remove it or choose another name_prefix" % (what, name, self.environment))
+
+    def find_owned_security_group(self):
+        groups = self.paginate(self.ec2, "describe_security_groups", "SecurityGroups", Filters=[
+            {"Name": "vpc-id", "Values": [self.params["vpc_id"]]},
+            {"Name": "group-name", "Values": [self.names["security_group"]]}])
+        for group in groups:
+            if is_owned(boto3_tag_list_to_ansible_dict(group.get("Tags", [])), self.environment, db.COMPONENT):
+                return group
+        return None
+
+    def find_owned_instance(self):
+        self.read_instance()
+        if self.instance is not None and is_owned(boto3_tag_list_to_ansible_dict(self.instance.get("TagList", [])),
+                                                  self.environment, db.COMPONENT):
+            return self.instance
+        return None
 
     def rds_tags(self, arn):
         return boto3_tag_list_to_ansible_dict(
@@ -395,23 +406,25 @@ class Database:
             group = self.rds.describe_db_subnet_groups(DBSubnetGroupName=self.names["subnet_group"],
                                                        aws_retry=True)["DBSubnetGroups"][0]
         except is_boto3_error_code("DBSubnetGroupNotFoundFault"):
-            return
+            return None
         self.subnet_group = dict(group, tags=self.rds_tags(group["DBSubnetGroupArn"]))
+        return self.subnet_group
 
     def read_parameter_group(self):
         name = self.names["parameter_group"]
         try:
             groups = self.rds.describe_db_parameter_groups(DBParameterGroupName=name, aws_retry=True)["DBParameterGroups"]
         except is_boto3_error_code("DBParameterGroupNotFound"):
-            return
+            return None
         if not groups:  # the stand-in answers an empty list where AWS answers DBParameterGroupNotFound
-            return
+            return None
         group = groups[0]
         # Only the parameters set on the group (Source=user): the engine defaults are hundreds.
         parameters = self.paginate(self.rds, "describe_db_parameters", "Parameters",
                                    DBParameterGroupName=name, Source="user")
         self.parameter_group = dict(group, tags=self.rds_tags(group["DBParameterGroupArn"]),
                                     parameters={p["ParameterName"]: p.get("ParameterValue") for p in parameters})
+        return self.parameter_group
 
     def read_instance(self):
         try:
@@ -460,7 +473,7 @@ class Database:
 
     @property
     def key_arn(self):
-        return self.key["Arn"] if self.key else UNKNOWN
+        return self.kms_key.arn
 
     @property
     def security_group_id(self):
@@ -472,30 +485,8 @@ class Database:
         return not self.check_mode
 
     def ensure_key(self):
-        if self.key is None:
-            if self.write():
-                key = self.kms.create_key(
-                    Description="Encrypts the PostgreSQL database %s (mlops.platform)" % self.names["instance"],
-                    KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
-                    Tags=ansible_dict_to_boto3_tag_list(self.tags, "TagKey", "TagValue"), aws_retry=True)["KeyMetadata"]
-                self.kms.create_alias(AliasName=self.names["kms_alias"], TargetKeyId=key["KeyId"], aws_retry=True)
-                self.kms.enable_key_rotation(KeyId=key["KeyId"], aws_retry=True)
-            else:
-                key = {"Arn": UNKNOWN, "KeyId": UNKNOWN}
-            self.key = dict(key, tags=dict(self.tags), owned=True, rotation=True)
-            return
-        if not self.key["owned"]:
-            return  # found by alias, someone else's: used as it is
-        if not self.key["rotation"]:
-            if self.write():
-                self.kms.enable_key_rotation(KeyId=self.key["KeyId"], aws_retry=True)
-            self.key["rotation"] = True
-        missing = compare_aws_tags(self.key["tags"], self.tags, purge_tags=False)[0]
-        if missing:
-            if self.write():
-                self.kms.tag_resource(KeyId=self.key["KeyId"], aws_retry=True,
-                                      Tags=ansible_dict_to_boto3_tag_list(missing, "TagKey", "TagValue"))
-            self.key["tags"].update(missing)
+        changed, unused, self.key_after = self.kms_key.ensure()
+        self.changed |= changed
 
     def security_group_tags(self):
         return dict(self.tags, Name=self.names["security_group"])
@@ -506,13 +497,16 @@ class Database:
         if self.security_group is None:
             group_id = UNKNOWN
             if self.write():
-                group_id = self.ec2.create_security_group(
-                    GroupName=self.names["security_group"], VpcId=self.params["vpc_id"],
-                    Description="PostgreSQL %s: the database port from the allowed sources only (mlops.platform)"
-                                % self.names["instance"],
-                    TagSpecifications=[{"ResourceType": "security-group",
-                                        "Tags": ansible_dict_to_boto3_tag_list(wanted_tags)}],
-                    aws_retry=True)["GroupId"]
+                response, found = create_once(
+                    lambda: self.module.once_client("ec2").create_security_group(
+                        GroupName=self.names["security_group"], VpcId=self.params["vpc_id"],
+                        Description="PostgreSQL %s: the database port from the allowed sources only (mlops.platform)"
+                                    % self.names["instance"],
+                        TagSpecifications=[{"ResourceType": "security-group",
+                                            "Tags": ansible_dict_to_boto3_tag_list(wanted_tags)}]),
+                    self.find_owned_security_group, exists_codes=("InvalidGroup.Duplicate",),
+                    foreign=lambda: self.not_owned("security group", self.names["security_group"]))
+                group_id = response["GroupId"] if response else found["GroupId"]
                 # Right after creation EC2 may not know the group for a moment: retry on NotFound.
                 client = self.module.client("ec2", retry_decorator=NEW_GROUP_RETRY)
                 # The rules EC2 puts in a new group (its default egress) are read, not assumed.
@@ -556,10 +550,14 @@ class Database:
         if self.subnet_group is None:
             arn = UNKNOWN
             if self.write():
-                arn = self.rds.create_db_subnet_group(
-                    DBSubnetGroupName=name, SubnetIds=wanted, Tags=ansible_dict_to_boto3_tag_list(self.tags),
-                    DBSubnetGroupDescription="Private subnets of the PostgreSQL database %s (mlops.platform)"
-                                             % self.names["instance"], aws_retry=True)["DBSubnetGroup"]["DBSubnetGroupArn"]
+                response, found = create_once(
+                    lambda: self.rds_once.create_db_subnet_group(
+                        DBSubnetGroupName=name, SubnetIds=wanted, Tags=ansible_dict_to_boto3_tag_list(self.tags),
+                        DBSubnetGroupDescription="Private subnets of the PostgreSQL database %s (mlops.platform)"
+                                                 % self.names["instance"])["DBSubnetGroup"],
+                    lambda: self.owned_or_none(self.read_subnet_group()), exists_codes=("DBSubnetGroupAlreadyExists",),
+                    foreign=lambda: self.not_owned("DB subnet group", name))
+                arn = (response or found)["DBSubnetGroupArn"]
             self.subnet_group = {"DBSubnetGroupName": name, "tags": dict(self.tags), "DBSubnetGroupArn": arn,
                                  "Subnets": [{"SubnetIdentifier": subnet} for subnet in wanted]}
             return
@@ -583,10 +581,15 @@ class Database:
         if self.parameter_group is None:
             arn = UNKNOWN
             if self.write():
-                arn = self.rds.create_db_parameter_group(
-                    DBParameterGroupName=name, DBParameterGroupFamily=self.names["parameter_group_family"],
-                    Description="PostgreSQL %s: TLS only (mlops.platform)" % self.names["instance"],
-                    Tags=ansible_dict_to_boto3_tag_list(self.tags), aws_retry=True)["DBParameterGroup"]["DBParameterGroupArn"]
+                response, found = create_once(
+                    lambda: self.rds_once.create_db_parameter_group(
+                        DBParameterGroupName=name, DBParameterGroupFamily=self.names["parameter_group_family"],
+                        Description="PostgreSQL %s: TLS only (mlops.platform)" % self.names["instance"],
+                        Tags=ansible_dict_to_boto3_tag_list(self.tags))["DBParameterGroup"],
+                    lambda: self.owned_or_none(self.read_parameter_group()),
+                    exists_codes=("DBParameterGroupAlreadyExists",),
+                    foreign=lambda: self.not_owned("DB parameter group", name))
+                arn = (response or found)["DBParameterGroupArn"]
             self.parameter_group = {"DBParameterGroupName": name, "DBParameterGroupArn": arn,
                                     "DBParameterGroupFamily": self.names["parameter_group_family"],
                                     "tags": dict(self.tags), "parameters": {}}
@@ -607,7 +610,11 @@ class Database:
                                         ansible_dict_to_boto3_tag_list(self.tags))
             self.instance_changed = True
             if self.write():
-                self.instance = self.rds.create_db_instance(aws_retry=True, **request)["DBInstance"]
+                response, found = create_once(
+                    lambda: self.rds_once.create_db_instance(**request)["DBInstance"],
+                    self.find_owned_instance, exists_codes=("DBInstanceAlreadyExists",),
+                    foreign=lambda: self.not_owned("DB instance", self.names["instance"]))
+                self.instance = response or found
             return
         request, problems, warnings = db.modification(self.config, self.names, self.security_group_id, self.key_arn,
                                                       self.instance, self.params["apply_immediately"])
@@ -633,8 +640,8 @@ class Database:
             return
         status = self.instance.get("DBInstanceStatus")
         if status in STOPPED_STATUSES:
-            raise DatabaseError("the DB instance %s is %s; it will not become available until it is started "
-                                "(this module never starts or stops it)" % (self.names["instance"], status))
+            raise AWSResourceError(None, "the DB instance %s is %s; it will not become available until it is started "
+                                   "(this module never starts or stops it)" % (self.names["instance"], status))
         if status in db.USABLE_STATUSES and not self.instance_changed:
             return
         model = core_waiter.WaiterModel(db.usable_waiter_model(max(1, self.module.params["wait_timeout"]
@@ -645,11 +652,11 @@ class Database:
         except botocore.exceptions.WaiterError as exc:
             last = [instance.get("DBInstanceStatus") for instance in (exc.last_response or {}).get("DBInstances", [])]
             if any(status in db.STUCK_STATUSES for status in last):
-                raise DatabaseError("the DB instance %s is %s, which it does not leave by itself; see its events in "
-                                    "the RDS console" % (self.names["instance"], ", ".join(last)))
-            raise DatabaseError("the DB instance %s did not become usable (%s) within %d s; its status is %s"
-                                % (self.names["instance"], ", ".join(db.USABLE_STATUSES),
-                                   self.module.params["wait_timeout"], ", ".join(last) or "unknown"))
+                raise AWSResourceError(None, "the DB instance %s is %s, which it does not leave by itself; see its events in "
+                                       "the RDS console" % (self.names["instance"], ", ".join(last)))
+            raise AWSResourceError(None, "the DB instance %s did not become usable (%s) within %d s; its status is %s"
+                                   % (self.names["instance"], ", ".join(db.USABLE_STATUSES),
+                                      self.module.params["wait_timeout"], ", ".join(last) or "unknown"))
         self.read_instance()
 
     # -- reporting -------------------------------------------------------------------------
@@ -660,11 +667,8 @@ class Database:
     def state(self):
         """The diffable view: what a person compares between before and after."""
         result = {}
-        if self.key is not None:
-            result["kms_key"] = {"alias": self.names["kms_alias"], "arn": self.key["Arn"],
-                                 "managed": self.key["owned"], "rotation": self.key.get("rotation")}
-            if self.key["owned"]:
-                result["kms_key"]["tags"] = self.managed_tag_view(self.key["tags"])
+        if self.kms_key.live is not None:
+            result["kms_key"] = self.kms_key.view(self.kms_key.live)
         if self.security_group is not None:
             group = self.security_group
             result["security_group"] = {
@@ -694,6 +698,8 @@ class Database:
     def after_state(self):
         """The view once converged; for a planned or just-started change, the desired settings."""
         result = self.state()
+        if self.key_after is not None:
+            result["kms_key"] = self.key_after
         desired = db.desired_state(self.config, self.names, self.security_group_id,
                                    db.instance_state(self.instance) if self.instance else None)
         live = self.before.get("instance", {})
@@ -749,7 +755,7 @@ def main():
             database.wait()
     except ConfigProblems as exc:
         fail_config(module, exc.errors)
-    except DatabaseError as exc:
+    except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not converge the database %s" % database.names["instance"])

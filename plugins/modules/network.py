@@ -221,7 +221,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.waiters import wait_for_resource_state
 
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, MlopsAWSModule, settling_retry
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, create_once, settling_retry
+from ansible_collections.mlops.platform.plugins.module_utils.aws import write_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     COMPONENT_TAG,
     ENVIRONMENT_TAG,
@@ -252,13 +254,6 @@ DELIVERY_POLICY_NAME = "vpc-flow-logs-delivery"
 # InvalidParameter is otherwise a real refusal.
 NEW_ROLE_RETRY = settling_retry("InvalidParameter")
 _NAT_WAIT_DELAY = 15
-
-
-class NetworkError(Exception):
-    """A problem to report with the config path it concerns."""
-
-    def __init__(self, path, message):
-        super(NetworkError, self).__init__("%s: %s" % (path, message))
 
 
 class Network:
@@ -310,8 +305,8 @@ class Network:
         vpcs, duplicates = net.owned_by_key(self.paginate("describe_vpcs", "Vpcs", Filters=self.owner_filters()),
                                             self.environment)
         if duplicates:
-            raise NetworkError("config", "this environment owns several VPCs (%s); remove the extra ones by hand"
-                               % ", ".join(sorted(v["VpcId"] for v in [vpcs["vpc"]] + duplicates)))
+            raise AWSResourceError("config", "this environment owns several VPCs (%s); remove the extra ones by hand"
+                                   % ", ".join(sorted(v["VpcId"] for v in [vpcs["vpc"]] + duplicates)))
         self.vpc = vpcs.get("vpc")
         self.eips = self.ec2.describe_addresses(Filters=self.owner_filters(), aws_retry=True)["Addresses"]
         if self.vpc is None:
@@ -343,8 +338,8 @@ class Network:
                                  Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])
         for gateway in gateways:
             if not is_owned(net.tag_dict(gateway), self.environment, net.COMPONENT):
-                raise NetworkError("config", "the VPC %s has the internet gateway %s, which this component does not "
-                                   "own; a VPC takes only one" % (vpc_id, gateway["InternetGatewayId"]))
+                raise AWSResourceError("config", "the VPC %s has the internet gateway %s, which this component does not "
+                                       "own; a VPC takes only one" % (vpc_id, gateway["InternetGatewayId"]))
             self.igw = gateway
             self.refs[gateway["InternetGatewayId"]] = "internet-gateway"
         if self.igw is None:
@@ -401,14 +396,14 @@ class Network:
         """What the live state makes impossible, found before any write."""
         desired = self.desired
         if self.vpc is not None and self.vpc["CidrBlock"] != desired["vpc"]["cidr"]:
-            raise NetworkError("config.cidr", "%r differs from %s of the environment's VPC %s; a VPC's CIDR cannot "
-                                              "change: tear the network down first"
-                               % (desired["vpc"]["cidr"], self.vpc["CidrBlock"], self.vpc["VpcId"]))
+            raise AWSResourceError("config.cidr", "%r differs from %s of the environment's VPC %s; a VPC's CIDR cannot "
+                                   "change: tear the network down first"
+                                   % (desired["vpc"]["cidr"], self.vpc["CidrBlock"], self.vpc["VpcId"]))
         for key, subnet in sorted(self.subnets.items()):
             wanted = desired["subnets"][key]
             if subnet["CidrBlock"] != wanted["cidr"]:
                 index = desired["availability_zones"].index(wanted["az"])
-                raise NetworkError(
+                raise AWSResourceError(
                     "config.%s_subnet_cidrs[%d]" % (wanted["tier"], index),
                     "would be %s, but the subnet %s (%s) holds %s; a subnet's CIDR cannot change: keep %s or "
                     "delete the subnet first" % (wanted["cidr"], subnet["SubnetId"], wanted["name"],
@@ -424,10 +419,10 @@ class Network:
                     if endpoint["service_name"] in message:
                         key = "gateway_endpoints" if endpoint["type"] == "Gateway" else "interface_endpoints"
                         index = self.config[key].index(endpoint["service"])
-                        raise NetworkError("config.%s[%d]" % (key, index), "%r is not offered in this region (%s)"
-                                           % (endpoint["service"], endpoint["service_name"]))
-                raise NetworkError("config.interface_endpoints", "names a service not offered in this region: %s"
-                                   % message)
+                        raise AWSResourceError("config.%s[%d]" % (key, index), "%r is not offered in this region (%s)"
+                                               % (endpoint["service"], endpoint["service_name"]))
+                raise AWSResourceError("config.interface_endpoints", "names a service not offered in this region: %s"
+                                       % message)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -442,11 +437,53 @@ class Network:
         return self.refs.get(resource_id, resource_id)
 
     def write(self, operation, **params):
-        """One EC2 write, or nothing in check mode; every write marks the run as changed."""
+        """One idempotent EC2 write, or nothing in check mode; every write marks the run as changed."""
         self.changed = True
         if self.check_mode:
             return None
         return getattr(self.ec2, operation)(aws_retry=True, **params)
+
+    def write_once(self, operation, done_codes, **params):
+        """A write AWS refuses with ``done_codes`` once made (see aws.write_once); None in check mode."""
+        self.changed = True
+        if self.check_mode:
+            return None
+        return write_once(lambda: getattr(self.module.once_client("ec2"), operation)(**params), done_codes)
+
+    def create(self, operation, item, wanted, describe, exists_codes=(), **params):
+        """Create the resource ``wanted`` at most once (aws.create_once), found again by its key tag
+        through ``describe`` (``(operation, result key, extra filters)``); its describe item, or None
+        in check mode."""
+        self.changed = True
+        if self.check_mode:
+            return None
+        meta = getattr(self.ec2, "client", self.ec2).meta
+        if "ClientToken" in meta.service_model.operation_model(meta.method_to_api_mapping[operation]).input_shape.members:
+            params["ClientToken"] = client_token()
+        response, found = create_once(
+            lambda: getattr(self.module.once_client("ec2"), operation)(**params),
+            lambda: self.find_by_key(wanted["tags"][net.KEY_TAG], *describe), exists_codes=exists_codes,
+            foreign=lambda: AWSResourceError("config", "%s exists and is not this component's; remove it or tag it"
+                                             % wanted.get("name", wanted["tags"][net.KEY_TAG])))
+        if response is None:
+            return found
+        return response[item] if item else response
+
+    def find_by_key(self, key, operation, result_key, filters=(), live=None):
+        """The owned resource tagged with ``key`` (and in one of the ``live`` states), or None."""
+        owner = ansible_dict_to_boto3_filter_list(ansible_dict_to_tag_filter_dict({
+            MANAGED_TAG: "true", ENVIRONMENT_TAG: self.environment, COMPONENT_TAG: net.COMPONENT, net.KEY_TAG: key}))
+        name = "Filter" if operation == "describe_nat_gateways" else "Filters"
+        params = {name: owner + list(filters)}
+        if getattr(self.ec2, "client", self.ec2).can_paginate(operation):
+            found = self.paginate(operation, result_key, **params)
+        else:
+            found = getattr(self.ec2, operation)(aws_retry=True, **params)[result_key]
+        for resource in found:
+            state = resource.get("State")
+            if live is None or (state or "").lower() in live:
+                return resource
+        return None
 
     def ensure_tags(self, resource_id, live_tags, wanted, label):
         missing = net.tags_to_set(live_tags, wanted["tags"])
@@ -473,9 +510,9 @@ class Network:
     def ensure_vpc(self):
         wanted = self.desired["vpc"]
         if self.vpc is None:
-            created = self.write("create_vpc", CidrBlock=wanted["cidr"],
-                                 TagSpecifications=self.specification("vpc", wanted))
-            self.vpc = created["Vpc"] if created else {"VpcId": UNKNOWN, "CidrBlock": wanted["cidr"]}
+            created = self.create("create_vpc", "Vpc", wanted, ("describe_vpcs", "Vpcs"), CidrBlock=wanted["cidr"],
+                                  TagSpecifications=self.specification("vpc", wanted))
+            self.vpc = created or {"VpcId": UNKNOWN, "CidrBlock": wanted["cidr"]}
             self.vpc.update(Tags=ansible_dict_to_boto3_tag_list(wanted["tags"]), EnableDnsSupport=True,
                             EnableDnsHostnames=False)
         for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
@@ -492,11 +529,12 @@ class Network:
         for key, wanted in self.desired["subnets"].items():
             subnet = self.subnets.get(key)
             if subnet is None:
-                created = self.write("create_subnet", VpcId=vpc_id, CidrBlock=wanted["cidr"],
-                                     AvailabilityZone=wanted["az"],
-                                     TagSpecifications=self.specification("subnet", wanted)) if vpc_id != UNKNOWN else None
+                created = self.create("create_subnet", "Subnet", wanted, ("describe_subnets", "Subnets", self.in_vpc()),
+                                      VpcId=vpc_id, CidrBlock=wanted["cidr"], AvailabilityZone=wanted["az"],
+                                      TagSpecifications=self.specification("subnet", wanted)) \
+                    if vpc_id != UNKNOWN else None
                 self.changed = True
-                subnet = created["Subnet"] if created else {"SubnetId": UNKNOWN}
+                subnet = created or {"SubnetId": UNKNOWN}
                 subnet.update(CidrBlock=wanted["cidr"], AvailabilityZone=wanted["az"],
                               Tags=ansible_dict_to_boto3_tag_list(wanted["tags"]))
                 self.subnets[key] = subnet
@@ -506,28 +544,43 @@ class Network:
     def ensure_internet_gateway(self):
         wanted = self.desired["internet_gateway"]
         if self.igw is None:
-            created = self.write("create_internet_gateway", TagSpecifications=self.specification("internet-gateway", wanted))
-            self.igw = created["InternetGateway"] if created else {"InternetGatewayId": UNKNOWN}
+            created = self.create("create_internet_gateway", "InternetGateway", wanted,
+                                  ("describe_internet_gateways", "InternetGateways"),
+                                  TagSpecifications=self.specification("internet-gateway", wanted))
+            self.igw = created or {"InternetGatewayId": UNKNOWN}
             self.igw["Tags"] = ansible_dict_to_boto3_tag_list(wanted["tags"])
-            if self.vpc["VpcId"] != UNKNOWN and created:
-                self.write("attach_internet_gateway", InternetGatewayId=self.igw["InternetGatewayId"],
-                           VpcId=self.vpc["VpcId"])
+            # Found again after a lost answer: attached only if that run got so far.
+            attached = [attachment for attachment in self.igw.get("Attachments") or []
+                        if attachment.get("State") != "detached"]
+            if self.vpc["VpcId"] != UNKNOWN and created and not attached:
+                self.attach_internet_gateway()
         else:
             if self.igw_detached:
-                self.write("attach_internet_gateway", InternetGatewayId=self.igw["InternetGatewayId"],
-                           VpcId=self.vpc["VpcId"])
+                self.attach_internet_gateway()
             self.ensure_tags(self.igw["InternetGatewayId"], net.tag_dict(self.igw), wanted, "internet-gateway")
+
+    def attach_internet_gateway(self):
+        self.write_once("attach_internet_gateway", ("Resource.AlreadyAssociated",),
+                        InternetGatewayId=self.igw["InternetGatewayId"], VpcId=self.vpc["VpcId"])
+
+    def in_vpc(self):
+        return [{"Name": "vpc-id", "Values": [self.vpc["VpcId"]]}]
 
     def ensure_route_tables(self):
         vpc_id = self.vpc["VpcId"]
         for key, wanted in self.desired["route_tables"].items():
             table = self.route_tables.get(key)
             if table is None:
-                created = self.write("create_route_table", VpcId=vpc_id,
-                                     TagSpecifications=self.specification("route-table", wanted)) if vpc_id != UNKNOWN else None
+                created = self.create("create_route_table", "RouteTable", wanted,
+                                      ("describe_route_tables", "RouteTables", self.in_vpc()), VpcId=vpc_id,
+                                      TagSpecifications=self.specification("route-table", wanted)) \
+                    if vpc_id != UNKNOWN else None
                 self.changed = True
-                table = created["RouteTable"] if created else {"RouteTableId": UNKNOWN, "Routes": []}
-                table.update(Tags=ansible_dict_to_boto3_tag_list(wanted["tags"]), Associations=[])
+                table = created or {"RouteTableId": UNKNOWN, "Routes": []}
+                table.update(Tags=ansible_dict_to_boto3_tag_list(wanted["tags"]))
+                for association in table.get("Associations") or []:  # found again after a lost answer
+                    if association.get("SubnetId"):
+                        self.associations[self.ref(association["SubnetId"])] = (key, association["RouteTableAssociationId"])
                 self.route_tables[key] = table
             else:
                 self.ensure_tags(table["RouteTableId"], net.tag_dict(table), wanted, key)
@@ -548,7 +601,8 @@ class Network:
             answer = self.write("replace_route_table_association", AssociationId=current[1], RouteTableId=table_id)
             association_id = answer["NewAssociationId"] if answer else current[1]
         else:
-            answer = self.write("associate_route_table", RouteTableId=table_id, SubnetId=subnet_id)
+            answer = self.write_once("associate_route_table", ("Resource.AlreadyAssociated",),
+                                     RouteTableId=table_id, SubnetId=subnet_id)
             association_id = answer["AssociationId"] if answer else UNKNOWN
         self.associations[subnet_key] = (table_key, association_id)
 
@@ -575,8 +629,8 @@ class Network:
         table_id = table["RouteTableId"]
         known = table_id != UNKNOWN and (wanted is None or wanted[1] != UNKNOWN)
         if action == "create" and known:
-            self.write("create_route", RouteTableId=table_id, DestinationCidrBlock=net.DEFAULT_ROUTE,
-                       **{wanted[0]: wanted[1]})
+            self.write_once("create_route", ("RouteAlreadyExists",), RouteTableId=table_id,
+                            DestinationCidrBlock=net.DEFAULT_ROUTE, **{wanted[0]: wanted[1]})
         elif action == "replace" and known:
             self.write("replace_route", RouteTableId=table_id, DestinationCidrBlock=net.DEFAULT_ROUTE,
                        **{wanted[0]: wanted[1]})
@@ -615,9 +669,12 @@ class Network:
                             and address["AllocationId"] not in used_allocations and not address.get("AssociationId")),
                            None)
             if address is None:
-                allocated = self.write("allocate_address", Domain="vpc",
-                                       TagSpecifications=self.specification("elastic-ip", eip_wanted))
-                address = {"AllocationId": allocated["AllocationId"] if allocated else UNKNOWN,
+                allocated = self.create("allocate_address", "AllocationId", eip_wanted,
+                                        ("describe_addresses", "Addresses"), Domain="vpc",
+                                        TagSpecifications=self.specification("elastic-ip", eip_wanted))
+                if isinstance(allocated, dict):
+                    allocated = allocated["AllocationId"]
+                address = {"AllocationId": allocated or UNKNOWN,
                            "Tags": ansible_dict_to_boto3_tag_list(eip_wanted["tags"])}
                 self.eips.append(address)
             else:
@@ -626,11 +683,13 @@ class Network:
             subnet_id = self.subnet_id(wanted["subnet"])
             created = None
             if subnet_id != UNKNOWN and address["AllocationId"] != UNKNOWN:
-                created = self.write("create_nat_gateway", SubnetId=subnet_id, AllocationId=address["AllocationId"],
-                                     ConnectivityType="public",
-                                     TagSpecifications=self.specification("natgateway", wanted))
+                created = self.create("create_nat_gateway", "NatGateway", wanted,
+                                      ("describe_nat_gateways", "NatGateways",
+                                       [{"Name": "subnet-id", "Values": [subnet_id]}], net.LIVE_NAT_STATES),
+                                      SubnetId=subnet_id, AllocationId=address["AllocationId"],
+                                      ConnectivityType="public", TagSpecifications=self.specification("natgateway", wanted))
             self.changed = True
-            nat = created["NatGateway"] if created else {"NatGatewayId": UNKNOWN, "SubnetId": subnet_id}
+            nat = created or {"NatGatewayId": UNKNOWN, "SubnetId": subnet_id}
             nat.update(Tags=ansible_dict_to_boto3_tag_list(wanted["tags"]), _subnet_ref=wanted["subnet"],
                        NatGatewayAddresses=[{"AllocationId": address["AllocationId"]}])
             self.nats[key] = nat
@@ -658,19 +717,25 @@ class Network:
         if group is None:
             created = None
             if vpc_id != UNKNOWN:
-                created = self.write("create_security_group", GroupName=wanted["name"], VpcId=vpc_id,
-                                     Description=wanted["description"],
-                                     TagSpecifications=self.specification("security-group", wanted))
+                created = self.create("create_security_group", "GroupId", wanted,
+                                      ("describe_security_groups", "SecurityGroups", self.in_vpc()),
+                                      exists_codes=("InvalidGroup.Duplicate",), GroupName=wanted["name"], VpcId=vpc_id,
+                                      Description=wanted["description"],
+                                      TagSpecifications=self.specification("security-group", wanted))
             self.changed = True
-            group = {"GroupId": created["GroupId"] if created else UNKNOWN, "IpPermissions": [],
-                     "Tags": ansible_dict_to_boto3_tag_list(wanted["tags"])}
+            if isinstance(created, dict):  # found again: its rules are read, not assumed
+                group = created
+            else:
+                group = {"GroupId": created or UNKNOWN, "IpPermissions": [],
+                         "Tags": ansible_dict_to_boto3_tag_list(wanted["tags"])}
             self.security_group = group
         else:
             self.ensure_tags(group["GroupId"], net.tag_dict(group), wanted, wanted["key"])
         authorize, revoke = net.rule_changes(group.get("IpPermissions"), wanted["ingress"])
         if group["GroupId"] != UNKNOWN:
             if authorize:
-                self.write("authorize_security_group_ingress", GroupId=group["GroupId"], IpPermissions=authorize)
+                self.write_once("authorize_security_group_ingress", ("InvalidPermission.Duplicate",),
+                                GroupId=group["GroupId"], IpPermissions=authorize)
             if revoke:
                 self.write("revoke_security_group_ingress", GroupId=group["GroupId"], IpPermissions=revoke)
         group["IpPermissions"] = [net.ip_permission(rule) for rule in wanted["ingress"]]
@@ -691,9 +756,11 @@ class Network:
                 else:
                     params.update(SubnetIds=subnets, SecurityGroupIds=groups, PrivateDnsEnabled=wanted["private_dns"])
                 known = UNKNOWN not in [vpc_id] + route_tables + subnets + groups
-                created = self.write("create_vpc_endpoint", **params) if known else None
+                created = self.create("create_vpc_endpoint", "VpcEndpoint", wanted,
+                                      ("describe_vpc_endpoints", "VpcEndpoints", self.in_vpc(), net.LIVE_ENDPOINT_STATES),
+                                      **params) if known else None
                 self.changed = True
-                endpoint = created["VpcEndpoint"] if created else {"VpcEndpointId": UNKNOWN}
+                endpoint = created or {"VpcEndpointId": UNKNOWN}
                 endpoint.update(VpcEndpointType=wanted["type"], ServiceName=wanted["service_name"],
                                 RouteTableIds=route_tables, SubnetIds=subnets, _refs=wanted,
                                 Groups=[{"GroupId": group} for group in groups], PrivateDnsEnabled=wanted["private_dns"],
@@ -745,16 +812,21 @@ class Network:
                     # EC2 refuses a role IAM has not propagated yet ("Unable to assume given
                     # IAM role", InvalidParameter) for a while after CreateRole.
                     self.changed = True
+                    params["ClientToken"] = client_token()
                     created = self.module.client("ec2", retry_decorator=NEW_ROLE_RETRY).create_flow_logs(
                         aws_retry=True, **params)
                 else:
-                    created = self.write("create_flow_logs", **params)
+                    created = self.create("create_flow_logs", None, wanted,
+                                          ("describe_flow_logs", "FlowLogs",
+                                           [{"Name": "resource-id", "Values": [vpc_id]}]), **params)
+                    if created and "FlowLogId" in created:  # found again after a lost answer
+                        created = {"FlowLogIds": [created["FlowLogId"]]}
             # CreateFlowLogs reports a refused destination in its answer, not as an error.
             refused = (created or {}).get("Unsuccessful") or []
             if refused:
                 error = refused[0]["Error"]
-                raise NetworkError("config.flow_logs.destination", "CreateFlowLogs refused %s: %s (%s)"
-                                   % (wanted["destination"], error.get("Message"), error.get("Code")))
+                raise AWSResourceError("config.flow_logs.destination", "CreateFlowLogs refused %s: %s (%s)"
+                                       % (wanted["destination"], error.get("Message"), error.get("Code")))
             self.changed = True
             keep = {"FlowLogId": created["FlowLogIds"][0] if created else UNKNOWN}
             keep.update(TrafficType=wanted["traffic_type"], LogDestinationType=wanted["destination_type"])
@@ -916,7 +988,7 @@ class FlowLogDelivery:
         self.wanted = wanted
         self.module = network.module
         self.roles = ComponentRoles(self.module.client("iam", retry_decorator=AWS_RETRY), network.environment,
-                                    net.COMPONENT, network.check_mode)
+                                    net.COMPONENT, network.check_mode, iam_once=self.module.once_client("iam"))
 
     def ensure(self):
         """Keep the log group (retention, tags) and the role; return the role's ARN."""
@@ -933,15 +1005,16 @@ class FlowLogDelivery:
         if group is None:
             network.changed = True
             if not network.check_mode:
-                logs.create_log_group(logGroupName=name, tags=self.wanted["tags"], aws_retry=True)
+                write_once(lambda: self.module.once_client("logs").create_log_group(
+                    logGroupName=name, tags=self.wanted["tags"]), ("ResourceAlreadyExistsException",))
                 logs.put_retention_policy(logGroupName=name, retentionInDays=self.wanted["retention_days"],
                                           aws_retry=True)
         else:
             tags = logs.list_tags_for_resource(resourceArn=group_arn, aws_retry=True).get("tags", {})
             if not is_owned(tags, network.environment, net.COMPONENT):
-                raise NetworkError("config.flow_logs.destination",
-                                   "the log group %s exists and is not managed by this component; remove it or tag it"
-                                   % name)
+                raise AWSResourceError("config.flow_logs.destination",
+                                       "the log group %s exists and is not managed by this component; remove it or tag it"
+                                       % name)
             missing = net.tags_to_set(tags, self.wanted["tags"])
             if missing:
                 network.changed = True
@@ -965,7 +1038,7 @@ class FlowLogDelivery:
                 {DELIVERY_POLICY_NAME: net.flow_log_delivery_policy(group_arn)}, tags=self.wanted["tags"],
                 description="Delivers the VPC flow logs of %s to CloudWatch Logs (mlops.platform)" % role_name)
         except RoleNotOwnedError as exc:
-            raise NetworkError("config.flow_logs.destination", str(exc))
+            raise AWSResourceError("config.flow_logs.destination", str(exc))
         network.changed |= changed
         network.delivery_role_created = before is None
         network.delivery_before["role"] = before
@@ -1013,7 +1086,7 @@ def main():
         network.ensure_endpoints()
         network.ensure_flow_logs()
         network.remove_unwanted()
-    except NetworkError as exc:
+    except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not converge the network")

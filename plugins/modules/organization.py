@@ -213,13 +213,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
-from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
-from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 
-UNKNOWN = "(known after apply)"
 SCP = "SERVICE_CONTROL_POLICY"
 
 # Services whose organization-wide administration is delegated to the security account.
@@ -282,11 +281,9 @@ def trail_bucket_name(management_account_id):
     return "mlops-organization-trail-%s" % management_account_id
 
 
-class OrganizationError(Exception):
-    """A problem to report with the config path it concerns."""
-
-    def __init__(self, path, message):
-        super(OrganizationError, self).__init__("config.%s: %s" % (path, message))
+def config_error(path, message):
+    """The collection's AWSResourceError, for a path under the organization's ``config``."""
+    return AWSResourceError("config.%s" % path if path else "config", message)
 
 
 class Organization:
@@ -298,6 +295,7 @@ class Organization:
         self.check_mode = module.check_mode
         self.retry = retry
         self.client = module.client("organizations", retry_decorator=retry)
+        self.once = module.once_client("organizations")
         self.services_before = {}
         self.services_after = {}
         self.changed = False
@@ -318,6 +316,31 @@ class Organization:
 
     def paginate(self, operation, key, **params):
         return paginated_query_with_retries(self.client, operation, retry_decorator=self.retry, **params)[key]
+
+    def find_organization(self):
+        try:
+            return self.client.describe_organization(aws_retry=True)["Organization"]
+        except is_boto3_error_code("AWSOrganizationsNotInUseException"):
+            return None
+
+    def find_organizational_unit(self, parent_id, name):
+        return next((unit for unit in self.paginate("list_organizational_units_for_parent", "OrganizationalUnits",
+                                                    ParentId=parent_id) if unit["Name"] == name), None)
+
+    def find_account_creation(self, name):
+        """A creation of the account ``name`` under way or done (a CreateAccount whose answer was lost)."""
+        return next((status for status in self.paginate("list_create_account_status", "CreateAccountStatuses",
+                                                        States=["IN_PROGRESS", "SUCCEEDED"])
+                     if status["AccountName"] == name), None)
+
+    def find_policy(self, name):
+        """Our SCP ``name`` (with the managed tag), or None."""
+        for summary in self.paginate("list_policies", "Policies", Filter=SCP):
+            if summary["Name"] == name:
+                tags = boto3_tag_list_to_ansible_dict(
+                    self.paginate("list_tags_for_resource", "Tags", ResourceId=summary["Id"]))
+                return summary if tags.get(MANAGED_TAG) == "true" else None
+        return None
 
     def read_root(self):
         root = self.paginate("list_roots", "Roots")[0]
@@ -366,9 +389,9 @@ class Organization:
     def ensure_organization(self):
         if self.organization is not None:
             if self.organization.get("FeatureSet") != "ALL":
-                raise OrganizationError("", "the organization %s has only consolidated billing; enable all features "
-                                            "in the console first (it needs every member's consent)"
-                                        % self.organization["Id"])
+                raise config_error("", "the organization %s has only consolidated billing; enable all features "
+                                   "in the console first (it needs every member's consent)"
+                                   % self.organization["Id"])
             return
         self.changed = True
         if self.check_mode:
@@ -376,7 +399,10 @@ class Organization:
             self.root_id = UNKNOWN
             self.root_policy_types = {}
             return
-        self.organization = self.client.create_organization(FeatureSet="ALL", aws_retry=True)["Organization"]
+        response, found = create_once(
+            lambda: self.once.create_organization(FeatureSet="ALL")["Organization"],
+            self.find_organization, exists_codes=("AlreadyInOrganizationException",))
+        self.organization = response or found
         self.read_root()
 
     def ensure_scp_type_enabled(self):
@@ -400,10 +426,15 @@ class Organization:
             if self.check_mode:
                 self.ous[path] = UNKNOWN
                 continue
-            unit = self.client.create_organizational_unit(
-                ParentId=self.target_id(parent), Name=name, Tags=ansible_dict_to_boto3_tag_list(self.tags),
-                aws_retry=True)["OrganizationalUnit"]
-            self.ous[path] = unit["Id"]
+            parent_id = self.target_id(parent)
+            # An OU is known by its path, as in read(): one already at the path (made by this
+            # call whose answer was lost, or since the read) is the one the path names.
+            response, found = create_once(
+                lambda: self.once.create_organizational_unit(
+                    ParentId=parent_id, Name=name, Tags=ansible_dict_to_boto3_tag_list(self.tags))["OrganizationalUnit"],
+                lambda: self.find_organizational_unit(parent_id, name),
+                exists_codes=("DuplicateOrganizationalUnitException",))
+            self.ous[path] = (response or found)["Id"]
 
     def ensure_accounts(self):
         """Create missing accounts (all started before any is waited for), then place and tag them."""
@@ -424,11 +455,15 @@ class Organization:
             if name in in_flight:
                 started[name] = in_flight[name]  # an interrupted run started it: adopt, never create twice
                 continue
-            status = self.client.create_account(
-                Email=account["email"], AccountName=name, RoleName=self.module.params["access_role_name"],
-                IamUserAccessToBilling="DENY", Tags=ansible_dict_to_boto3_tag_list(self.account_tags(account)),
-                aws_retry=True)["CreateAccountStatus"]
-            started[name] = status["Id"]
+            response, found = create_once(
+                lambda: self.once.create_account(
+                    Email=account["email"], AccountName=name, RoleName=self.module.params["access_role_name"],
+                    IamUserAccessToBilling="DENY",
+                    Tags=ansible_dict_to_boto3_tag_list(self.account_tags(account)))["CreateAccountStatus"],
+                lambda: self.find_account_creation(name))
+            started[name] = (response or found)["Id"]
+            if found:
+                in_flight[name] = found["Id"]  # checked against the e-mail like an adopted creation
         if started:
             self.wait_for_accounts(started, adopted=[name for name in started if name in in_flight])
             for name in started:
@@ -454,21 +489,21 @@ class Organization:
                 waiter.wait(CreateAccountRequestId=request_id,
                             WaiterConfig={"Delay": delay, "MaxAttempts": max(1, timeout // delay)})
             except botocore.exceptions.WaiterError as exc:
-                raise OrganizationError("accounts.%s" % name, "account creation did not finish in %d s (%s)"
-                                        % (timeout, exc))
+                raise config_error("accounts.%s" % name, "account creation did not finish in %d s (%s)"
+                                   % (timeout, exc))
             status = self.client.describe_create_account_status(
                 CreateAccountRequestId=request_id, aws_retry=True)["CreateAccountStatus"]
             if status["State"] == "FAILED":
-                raise OrganizationError("accounts.%s.email" % name, "account creation failed: %s"
-                                        % status.get("FailureReason", "no reason given"))
+                raise config_error("accounts.%s.email" % name, "account creation failed: %s"
+                                   % status.get("FailureReason", "no reason given"))
             email = self.config["accounts"][name]["email"]
             if name in adopted:
                 # Adopted by name: make sure the creation was for this account's e-mail.
                 live_email = self.client.describe_account(AccountId=status["AccountId"], aws_retry=True)["Account"]["Email"]
                 if live_email.lower() != email.lower():
-                    raise OrganizationError("accounts.%s.email" % name, "a creation of an account named %s, found in "
-                                            "progress, made account %s for %s, not %s; give this account another name "
-                                            "or fix its e-mail" % (name, status["AccountId"], live_email, email))
+                    raise config_error("accounts.%s.email" % name, "a creation of an account named %s, found in "
+                                       "progress, made account %s for %s, not %s; give this account another name "
+                                       "or fix its e-mail" % (name, status["AccountId"], live_email, email))
             account = {"Id": status["AccountId"], "Email": email, "Name": name}
             self.accounts[email.lower()] = account
             self.parents[status["AccountId"]] = org.ROOT  # CreateAccount places new accounts in the root
@@ -484,9 +519,9 @@ class Organization:
             waiter.wait(RoleArn=role_arn, RoleSessionName=NEW_ACCOUNT_SESSION_NAME, DurationSeconds=900,
                         WaiterConfig={"Delay": config["delay"], "MaxAttempts": config["maxAttempts"]})
         except botocore.exceptions.WaiterError as exc:
-            raise OrganizationError("accounts.%s" % name, "the new account %s was created, but its role %s could not "
-                                    "be assumed within %d s (%s); re-run once it can"
-                                    % (account_id, role_arn, config["delay"] * config["maxAttempts"], exc))
+            raise config_error("accounts.%s" % name, "the new account %s was created, but its role %s could not "
+                               "be assumed within %d s (%s); re-run once it can"
+                               % (account_id, role_arn, config["delay"] * config["maxAttempts"], exc))
 
     def partition(self):
         """The partition of the organization (arn:<partition>:organizations::...); member roles share it."""
@@ -528,9 +563,9 @@ class Organization:
         for ours (AWS allows five per target)."""
         for name, policy in sorted(desired.items()):
             if name in self.foreign_policies:
-                raise OrganizationError(policy["path"], "the SCP %s (%s) exists and was not made by this collection "
-                                        "(no %s=true tag); rename or tag it" % (name, self.foreign_policies[name],
-                                                                                MANAGED_TAG))
+                raise config_error(policy["path"], "the SCP %s (%s) exists and was not made by this collection "
+                                   "(no %s=true tag); rename or tag it" % (name, self.foreign_policies[name],
+                                                                           MANAGED_TAG))
         if self.organization is None:
             return  # created by this run: nothing else is attached anywhere yet
         ours = {policy["id"] for policy in self.policies.values()}
@@ -546,11 +581,11 @@ class Organization:
                 "list_policies_for_target", "Policies", TargetId=target_id, Filter=SCP)
                 if attached["Id"] not in ours)
             if len(others) + len(wanted) > org.SCP_MAX_PER_TARGET:
-                raise OrganizationError(sorted(wanted)[0][1], "%s has %d SCP(s) attached by others (%s); with the %d "
-                                        "of this configuration (%s) it would exceed AWS's limit of %d per target"
-                                        % (target, len(others), ", ".join(others), len(wanted),
-                                           ", ".join(sorted(name for name, unused in wanted)),
-                                           org.SCP_MAX_PER_TARGET))
+                raise config_error(sorted(wanted)[0][1], "%s has %d SCP(s) attached by others (%s); with the %d "
+                                   "of this configuration (%s) it would exceed AWS's limit of %d per target"
+                                   % (target, len(others), ", ".join(others), len(wanted),
+                                      ", ".join(sorted(name for name, unused in wanted)),
+                                      org.SCP_MAX_PER_TARGET))
 
     def ensure_policies(self, desired):
         for name, policy in sorted(desired.items()):
@@ -560,9 +595,15 @@ class Organization:
                 self.changed = True
                 new_id = UNKNOWN
                 if not self.check_mode:
-                    new_id = self.client.create_policy(
-                        Content=content, Description=policy["description"], Name=name, Type=SCP,
-                        Tags=ansible_dict_to_boto3_tag_list(self.tags), aws_retry=True)["Policy"]["PolicySummary"]["Id"]
+                    response, found = create_once(
+                        lambda: self.once.create_policy(
+                            Content=content, Description=policy["description"], Name=name, Type=SCP,
+                            Tags=ansible_dict_to_boto3_tag_list(self.tags))["Policy"]["PolicySummary"],
+                        lambda: self.find_policy(name), exists_codes=("DuplicatePolicyException",),
+                        foreign=lambda: config_error(policy["path"], "the SCP %s exists and was not made by "
+                                                     "this collection (no %s=true tag); rename "
+                                                     "or tag it" % (name, MANAGED_TAG)))
+                    new_id = (response or found)["Id"]
                 current = self.policies[name] = {"id": new_id, "description": policy["description"],
                                                  "document": policy["document"], "targets": set()}
             elif compare_policies(current["document"], policy["document"]) or \
@@ -615,7 +656,7 @@ class Organization:
                 try:  # every region is read before anything is registered or designated
                     designated = services.read_regional_administrators(clients, account_id)
                 except services.AdministratorConflict as exc:
-                    raise OrganizationError("security_account", str(exc))
+                    raise config_error("security_account", str(exc))
                 changed, before, after = services.converge_delegated_administrators(
                     self.client, account_id, DELEGATED_SERVICES, self.check_mode)
                 self.record("delegated_administrators", changed, before, after)
@@ -639,7 +680,7 @@ class Organization:
                     management, self.organization["Id"], region, TRAIL_NAME,
                     trail_bucket_name(management), self.tags, self.check_mode)
             except services.TrailElsewhere as exc:
-                raise OrganizationError("trail_region", str(exc))
+                raise config_error("trail_region", str(exc))
             self.record("organization_trail", changed, before, after)
 
     def trail_region(self):
@@ -754,7 +795,7 @@ def main():
         organization.ensure_accounts()
         organization.ensure_policies(desired)
         organization.ensure_security_services()
-    except OrganizationError as exc:
+    except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not converge the organization")

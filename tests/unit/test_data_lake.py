@@ -204,7 +204,6 @@ def test_cross_checks_name_the_dotted_path():
 NO_OP_READS = {
     "GetCallerIdentity": 1,
     "ListBuckets": 1,
-    "ListAliases": 1,
     "DescribeKey": 1,
     "GetKeyRotationStatus": 1,
     "ListResourceTags": 1,

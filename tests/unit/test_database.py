@@ -620,7 +620,8 @@ def test_resources_of_someone_else_are_left_alone(network, api_calls, capsys):
     assert writes(api_calls) == []
 
 
-def test_a_key_found_by_its_alias_is_used_as_it_is(network, api_calls, capsys):
+def test_a_foreign_key_behind_the_alias_is_refused_not_used(network, api_calls, capsys):
+    """One ownership rule: a key this collection did not create is neither used nor changed."""
     kms = boto3.client("kms", region_name=REGION)
     key = kms.create_key(Description="the security team's key")["KeyMetadata"]
     kms.create_alias(AliasName="alias/mlops-dev-database", TargetKeyId=key["KeyId"])
@@ -628,10 +629,30 @@ def test_a_key_found_by_its_alias_is_used_as_it_is(network, api_calls, capsys):
 
     code, result = run(capsys, module_args(network))
 
-    assert code == 0
+    assert code == 1
+    assert result["msg"].startswith("name_prefix: the alias alias/mlops-dev-database")
+    assert key["Arn"] in result["msg"] and "mlops.platform/managed=true" in result["msg"]
+    assert writes(api_calls) == []
+
+
+def test_a_key_left_without_its_alias_is_finished_not_made_twice(network, api_calls, capsys):
+    """A run stopped between CreateKey and CreateAlias left a tagged key: the next run aliases it."""
+    kms = boto3.client("kms", region_name=REGION)
+    tags = dict(MANAGED, **{"mlops.platform/resource": "alias/mlops-dev-database"})
+    key = kms.create_key(Description="made by an interrupted run",
+                         Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()])["KeyMetadata"]
+    api_calls.clear()
+
+    code, result = run(capsys, module_args(network))
+
+    assert code == 0, result
     assert result["kms_key_arn"] == key["Arn"]
-    assert not [op for op in writes(api_calls) if op in ("CreateKey", "EnableKeyRotation", "TagResource")]
-    assert result["diff"]["after"]["kms_key"]["managed"] is False
+    assert "CreateKey" not in writes(api_calls)
+    assert "CreateAlias" in writes(api_calls)
+    ours = [entry["KeyId"] for entry in kms.list_keys()["Keys"]
+            if {"TagKey": "mlops.platform/component", "TagValue": "database"}
+            in kms.list_resource_tags(KeyId=entry["KeyId"])["Tags"]]
+    assert ours == [key["KeyId"]]
 
 
 def test_secrets_never_reach_the_result(network, api_calls, capsys):

@@ -570,6 +570,9 @@ class FakeModule:
         from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
         return RetryingBotoClientWrapper(self._ec2, retry_decorator)
 
+    def once_client(self, service, region=None):
+        return self._ec2
+
     def warn(self, message):
         self.warnings.append(message)
 
@@ -595,7 +598,7 @@ def test_nat_gateways_are_all_started_then_waited_for_together(monkeypatch):
         stub.add_response("create_nat_gateway", {"NatGateway": {"NatGatewayId": "nat-%d" % index, "State": "pending"}},
                           {"SubnetId": network.subnets["subnet/public/%s" % az]["SubnetId"],
                            "AllocationId": "eipalloc-%d" % index, "ConnectivityType": "public",
-                           "TagSpecifications": ANY})
+                           "TagSpecifications": ANY, "ClientToken": ANY})
     # One waiter for both: the first poll sees one still pending, the second sees both available.
     stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"},
                                                                 {"NatGatewayId": "nat-1", "State": "pending"}]},
@@ -636,7 +639,7 @@ def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
     network.desired = wanted
     network.vpc = {"VpcId": "vpc-1"}
     request = {"ResourceIds": ["vpc-1"], "ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "s3",
-               "LogDestination": LAKE_LOGS, "MaxAggregationInterval": 600, "TagSpecifications": ANY}
+               "LogDestination": LAKE_LOGS, "MaxAggregationInterval": 600, "TagSpecifications": ANY, "ClientToken": ANY}
     stub.add_response("create_flow_logs", {"FlowLogIds": ["fl-1"], "Unsuccessful": []}, request)
     with stub:
         network.ensure_flow_logs()
@@ -647,7 +650,7 @@ def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
     network.vpc = {"VpcId": "vpc-1"}
     stub.add_response("create_flow_logs", {"FlowLogIds": [], "Unsuccessful": [
         {"ResourceId": "vpc-1", "Error": {"Code": "400", "Message": "Access Denied for LogDestination"}}]}, request)
-    with stub, pytest.raises(module_under_test.NetworkError) as error:
+    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
         network.ensure_flow_logs()
     assert str(error.value).startswith("config.flow_logs.destination: CreateFlowLogs refused " + LAKE_LOGS)
 
@@ -660,7 +663,7 @@ def test_an_endpoint_service_the_region_does_not_offer_is_refused_before_any_wri
     stub.add_client_error("describe_vpc_endpoint_services", "InvalidServiceName",
                           "The Vpc Endpoint Service 'com.amazonaws.eu-west-1.bedrock-runtime' does not exist",
                           expected_params={"ServiceNames": ANY})
-    with stub, pytest.raises(module_under_test.NetworkError) as error:
+    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
         network.preflight()
     assert str(error.value) == ("config.interface_endpoints[1]: 'bedrock-runtime' is not offered in this region "
                                 "(com.amazonaws.eu-west-1.bedrock-runtime)")

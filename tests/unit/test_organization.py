@@ -141,6 +141,9 @@ class FakeModule:
             client = self.clients.get(service) or boto3.client(service, region_name=region or self.region)
         return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
 
+    def once_client(self, service, region=None):
+        return self.client(service, region=region)
+
 
 class Calls:
     """Operation names of every API call a client makes."""
@@ -268,7 +271,7 @@ def test_an_scp_named_like_ours_but_not_tagged_is_never_touched(orgs):
     taken = copy.deepcopy(BASE)
     taken["custom_policies"] = {"break_glass": {"targets": ["Root"], "statements": [
         {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}}
-    with pytest.raises(module_under_test.OrganizationError) as error:
+    with pytest.raises(module_under_test.AWSResourceError) as error:
         converge(orgs, config_with(**taken))
     assert str(error.value).startswith("config.custom_policies.break_glass: the SCP mlops-break-glass (p-")
     assert calls.writes() == []
@@ -284,7 +287,7 @@ def test_scps_attached_by_others_count_against_the_limit_before_any_write(orgs):
                                 Type="SERVICE_CONTROL_POLICY")
     orgs.attach_policy(PolicyId=others["Policy"]["PolicySummary"]["Id"], TargetId=workloads)
     calls = Calls(orgs)
-    with pytest.raises(module_under_test.OrganizationError) as error:
+    with pytest.raises(module_under_test.AWSResourceError) as error:
         converge(orgs, config_with(**BASE))
     assert str(error.value) == (
         "config.guardrails.Workloads: Workloads has 2 SCP(s) attached by others (FullAWSAccess, "
@@ -416,7 +419,7 @@ def test_a_new_account_that_stays_closed_is_reported_with_its_path(fast_access_w
     for unused in range(3):
         sts_stub.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403,
                                   expected_params=ASSUME_NEW_ACCOUNT)
-    with stub, sts_stub, pytest.raises(module_under_test.OrganizationError) as error:
+    with stub, sts_stub, pytest.raises(module_under_test.AWSResourceError) as error:
         converge(client, _single_account_config(), clients={"sts": sts})
     sts_stub.assert_no_pending_responses()
     message = str(error.value)
@@ -462,7 +465,7 @@ def test_an_in_flight_creation_for_another_email_is_not_adopted():
             "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
             {"CreateAccountRequestId": "car-0123456789abcdef"})
     _described(stub, "someone-else@example.com")
-    with stub, pytest.raises(module_under_test.OrganizationError) as error:
+    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
         converge(client, _single_account_config())
     stub.assert_no_pending_responses()
     assert str(error.value) == (
@@ -482,6 +485,6 @@ def test_a_failed_creation_names_the_account_and_the_reason():
                                       "FailureReason": "EMAIL_ALREADY_EXISTS"}}
     stub.add_response("describe_create_account_status", failed, {"CreateAccountRequestId": "car-0123456789abcdef"})
     stub.add_response("describe_create_account_status", failed, {"CreateAccountRequestId": "car-0123456789abcdef"})
-    with stub, pytest.raises(module_under_test.OrganizationError) as error:
+    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
         converge(client, _single_account_config())
     assert str(error.value) == "config.accounts.dev.email: account creation failed: EMAIL_ALREADY_EXISTS"
