@@ -39,6 +39,8 @@ THROTTLING_CODES = frozenset((
     "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "RequestThrottled",
     "RequestThrottledException", "TooManyRequestsException", "SlowDown", "EC2ThrottledException",
     "PriorRequestNotComplete", "BandwidthLimitExceeded",
+    # Organizations: "the target is being modified by a different request; try again later".
+    "ConcurrentModificationException",
 ))
 # Server-side failures: the request may or may not have been applied.
 SERVER_ERROR_CODES = frozenset((

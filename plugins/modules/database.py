@@ -100,8 +100,17 @@ options:
       - With V(false), a creation or modification is started and the module returns at once.
     type: bool
     default: false
+  wait_only:
+    description:
+      - Only wait for the instance that an earlier call of this module started, then return its
+        endpoint; nothing is read or converged but the instance (one C(DescribeDBInstances) per poll).
+      - For the second of two calls, the first (O(wait=false)) converging and starting the instance
+        early in a play and this one waiting where the endpoint is first needed, so that the two
+        do not read everything twice. Returns the instance's outputs only (no C(ansible_facts)).
+    type: bool
+    default: false
   wait_timeout:
-    description: Seconds to wait with O(wait=true).
+    description: Seconds to wait with O(wait=true) or O(wait_only=true).
     type: int
     default: 3600
   apply_immediately:
@@ -727,6 +736,26 @@ class Database:
         }
 
 
+def wait_only(module, database):
+    """The second call of a start-then-wait pair: wait for the instance and return its outputs."""
+    try:
+        database.read_instance()
+        if database.instance is None and not module.check_mode:
+            raise AWSResourceError(None, "there is no DB instance %s to wait for; converge the database first "
+                                         "(wait_only=false)" % database.names["instance"])
+        database.wait()
+    except AWSResourceError as exc:
+        module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="Could not wait for the database %s" % database.names["instance"])
+    outputs = database.outputs()
+    module.exit_json(changed=False, **{key: outputs[key] for key in INSTANCE_OUTPUTS})
+
+
+# The outputs that come from the DB instance itself (what wait_only returns).
+INSTANCE_OUTPUTS = ("instance_identifier", "status", "endpoint", "port", "master_user_secret_arn")
+
+
 def main():
     argument_spec = component_argument_spec(
         vpc_id=dict(type="str", required=True),
@@ -734,6 +763,7 @@ def main():
         allowed_cidrs=dict(type="list", elements="str", default=[]),
         allowed_security_group_ids=dict(type="list", elements="str", default=[]),
         wait=dict(type="bool", default=False),
+        wait_only=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=3600),
         apply_immediately=dict(type="bool", default=False),
     )
@@ -744,6 +774,8 @@ def main():
         module.warn("allowed_cidrs and allowed_security_group_ids are both empty: nothing can reach the database")
 
     database = Database(module, config)
+    if module.params["wait_only"]:
+        wait_only(module, database)
     try:
         database.read()
         database.ensure_key()

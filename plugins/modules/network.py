@@ -218,7 +218,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.transformation import a
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_tag_filter_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
-from ansible_collections.amazon.aws.plugins.module_utils.waiters import wait_for_resource_state
 
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
@@ -699,9 +698,23 @@ class Network:
             self.wait_for_nats("nat_gateway_available", started)
 
     def wait_for_nats(self, waiter, ids):
+        """botocore's own NAT gateway waiters: unlike amazon.aws's, "available" fails at once on a
+        gateway that failed, whose FailureMessage (an exhausted address quota, a subnet without a
+        route to the internet gateway) is then reported instead of a timeout."""
         timeout = self.module.params["wait_timeout"]
-        wait_for_resource_state(self.ec2, self.module, waiter, delay=_NAT_WAIT_DELAY,
-                                max_attempts=max(1, timeout // _NAT_WAIT_DELAY), NatGatewayIds=sorted(ids))
+        try:
+            getattr(self.ec2, "client", self.ec2).get_waiter(waiter).wait(
+                NatGatewayIds=sorted(ids),
+                WaiterConfig={"Delay": _NAT_WAIT_DELAY, "MaxAttempts": max(1, timeout // _NAT_WAIT_DELAY)})
+        except botocore.exceptions.WaiterError as exc:
+            nats = self.ec2.describe_nat_gateways(NatGatewayIds=sorted(ids), aws_retry=True)["NatGateways"]
+            failed = ["%s (%s): %s" % (nat["NatGatewayId"], nat["State"], nat.get("FailureMessage") or nat.get(
+                "FailureCode") or "no reason given") for nat in nats if nat["State"] in ("failed", "deleting", "deleted")
+                and waiter == "nat_gateway_available"]
+            if failed:
+                raise AWSResourceError("config.nat_gateway_mode", "NAT gateway creation failed: " + "; ".join(failed))
+            raise AWSResourceError("wait_timeout", "the NAT gateways %s did not become %s within %d s (%s)"
+                                   % (", ".join(sorted(ids)), waiter.rpartition("_")[2], timeout, exc))
 
     def ensure_private_routes(self):
         for key in self.desired["route_tables"]:

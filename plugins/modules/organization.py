@@ -207,13 +207,13 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
@@ -306,6 +306,7 @@ class Organization:
         self.organization = None
         self.root_id = None
         self.ous = {}           # path -> id
+        self.ou_tags = {}       # path -> tags (dict)
         self.parents = {}       # account id -> path of its parent (Root or an OU path)
         self.accounts = {}      # email (lower) -> account dict from ListAccounts
         self.policies = {}      # managed policy name -> {id, document, targets: set of target ids}
@@ -342,6 +343,19 @@ class Organization:
                 return summary if tags.get(MANAGED_TAG) == "true" else None
         return None
 
+    def resource_tags(self, resource_id):
+        return boto3_tag_list_to_ansible_dict(self.paginate("list_tags_for_resource", "Tags", ResourceId=resource_id))
+
+    def converge_tags(self, resource_id, current, wanted):
+        """Add or correct the ``wanted`` tags (tags set by others are kept); the tags after."""
+        missing = {key: value for key, value in wanted.items() if current.get(key) != value}
+        if missing:
+            self.changed = True
+            if not self.check_mode and resource_id != UNKNOWN:
+                self.client.tag_resource(ResourceId=resource_id, Tags=ansible_dict_to_boto3_tag_list(missing),
+                                         aws_retry=True)
+        return dict(current, **wanted)
+
     def read_root(self):
         root = self.paginate("list_roots", "Roots")[0]
         self.root_id = root["Id"]
@@ -363,14 +377,19 @@ class Organization:
                                       ParentId=parent_id):
                 unit_path = unit["Name"] if path == org.ROOT else "%s/%s" % (path, unit["Name"])
                 self.ous[unit_path] = unit["Id"]
+                if unit_path in self.config["organizational_units"]:
+                    self.ou_tags[unit_path] = self.resource_tags(unit["Id"])
                 pending.append((unit_path, unit["Id"]))
         for account in self.paginate("list_accounts", "Accounts"):
             self.accounts[account["Email"].lower()] = account
+        for account in self.config["accounts"].values():
+            live = self.accounts.get(account["email"].lower())
+            if live is not None:
+                live["Tags"] = self.resource_tags(live["Id"])
         for summary in self.paginate("list_policies", "Policies", Filter=SCP):
             if not summary["Name"].startswith(org.POLICY_PREFIX) or summary.get("AwsManaged"):
                 continue
-            tags = boto3_tag_list_to_ansible_dict(
-                self.paginate("list_tags_for_resource", "Tags", ResourceId=summary["Id"]))
+            tags = self.resource_tags(summary["Id"])
             if tags.get(MANAGED_TAG) != "true":
                 # Named like ours, but not made by this collection: never updated or deleted.
                 self.foreign_policies[summary["Name"]] = summary["Id"]
@@ -382,6 +401,7 @@ class Organization:
                 "description": summary.get("Description", ""),
                 "document": json.loads(policy["Content"]),
                 "targets": {self.ou_path_of(target["TargetId"]) for target in targets},
+                "tags": tags,
             }
 
     # -- converging ------------------------------------------------------------------------
@@ -420,7 +440,9 @@ class Organization:
     def ensure_organizational_units(self):
         for path in org.ou_paths_in_creation_order(self.config["organizational_units"]):
             if path in self.ous:
+                self.ou_tags[path] = self.converge_tags(self.ous[path], self.ou_tags.get(path, {}), self.tags)
                 continue
+            self.ou_tags[path] = dict(self.tags)
             parent, name = org.split_path(path)
             self.changed = True
             if self.check_mode:
@@ -542,19 +564,13 @@ class Organization:
         self.parents[live["Id"]] = wanted
 
     def tag_account(self, live, account):
-        if live["Id"] == UNKNOWN:
-            return
-        current = boto3_tag_list_to_ansible_dict(
-            self.paginate("list_tags_for_resource", "Tags", ResourceId=live["Id"]))
         wanted = self.account_tags(account)
-        missing = {key: value for key, value in wanted.items() if current.get(key) != value}
-        live["Tags"] = dict(current, **wanted)
-        if not missing:
+        if live["Id"] == UNKNOWN:  # planned: tagged in CreateAccount
+            live["Tags"] = dict(wanted)
             return
-        self.changed = True
-        if not self.check_mode:
-            self.client.tag_resource(ResourceId=live["Id"], Tags=ansible_dict_to_boto3_tag_list(missing),
-                                     aws_retry=True)
+        if "Tags" not in live:  # created, or adopted in flight, by this run
+            live["Tags"] = self.resource_tags(live["Id"])
+        live["Tags"] = self.converge_tags(live["Id"], live["Tags"], wanted)
 
     def check_policies_fit(self, desired):
         """Refuse, before any write, what AttachPolicy or CreatePolicy would refuse halfway:
@@ -605,7 +621,8 @@ class Organization:
                                                      "or tag it" % (name, MANAGED_TAG)))
                     new_id = (response or found)["Id"]
                 current = self.policies[name] = {"id": new_id, "description": policy["description"],
-                                                 "document": policy["document"], "targets": set()}
+                                                 "document": policy["document"], "targets": set(),
+                                                 "tags": dict(self.tags)}
             elif compare_policies(current["document"], policy["document"]) or \
                     current["description"] != policy["description"]:
                 self.changed = True
@@ -614,6 +631,7 @@ class Organization:
                                               Description=policy["description"], aws_retry=True)
                 current["document"] = policy["document"]
                 current["description"] = policy["description"]
+            current["tags"] = self.converge_tags(current["id"], current["tags"], self.tags)
             wanted = set(policy["targets"])
             # Detach before attaching, so a move between targets never exceeds five SCPs on one.
             for target in sorted(current["targets"] - wanted):
@@ -722,17 +740,26 @@ class Organization:
                 "email": account["email"],
                 "organizational_unit": account["organizational_unit"] if live["Id"] == UNKNOWN
                 else self.parents.get(live["Id"], org.ROOT),
+                "tags": self.tag_view(live.get("Tags"), self.account_tags(account)),
             }
         return {
             "organization_id": self.organization["Id"],
             "organizational_units": sorted(self.ous),
+            "organizational_unit_tags": {path: self.tag_view(self.ou_tags.get(path), self.tags)
+                                         for path in sorted(self.ous) if path in self.config["organizational_units"]},
             "accounts": accounts,
             "policies": {
                 name: {"targets": sorted(policy["targets"]), "description": policy["description"],
-                       "document": policy["document"]}
+                       "document": policy["document"], "tags": self.tag_view(policy.get("tags"), self.tags)}
                 for name, policy in sorted(self.policies.items())
             },
         }
+
+    @staticmethod
+    def tag_view(tags, wanted):
+        """The tags this collection manages on a resource, as they are (None: absent)."""
+        tags = tags or {}
+        return {key: tags.get(key) for key in sorted(wanted)}
 
     def outputs(self):
         role_name = self.module.params["access_role_name"]
@@ -782,9 +809,7 @@ def main():
         org.check_references(config, "config") + org.check_policies(org.desired_policies(config), "config")))
     desired = org.desired_policies(config)
 
-    retry = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
-                                      catch_extra_error_codes=["ConcurrentModificationException"])
-    organization = Organization(module, config, retry)
+    organization = Organization(module, config, AWS_RETRY)
     try:
         organization.read()
         before = organization.state()

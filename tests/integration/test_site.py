@@ -48,6 +48,10 @@ def test_check_mode_on_an_empty_environment_predicts_without_failing(empty_stand
     assert plan.rc == 0 and plan.recap["failed"] == 0, plan
     assert plan.recap["changed"] > 0, plan
     assert "(known after apply)" in plan.output, plan
+    # The environment's components are not planned in the management account: the plan says so.
+    assert "The account of environment local does not exist yet" in plan.output, plan
+    assert "network       not planned: its account does not exist yet" in plan.output, plan
+    assert "TASK [mlops.platform.network" not in plan.output, plan
     orgs = aws("organizations", empty_stand_in)  # nothing was created
     with pytest.raises(orgs.exceptions.AWSOrganizationsNotInUseException):
         orgs.describe_organization()

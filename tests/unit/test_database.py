@@ -823,3 +823,20 @@ def test_a_stopped_instance_is_reported_when_waited_for(network, api_calls, caps
     assert code == 1
     assert result["msg"] == ("the DB instance mlops-dev-postgres is stopped; it will not become available until it is "
                              "started (this module never starts or stops it)")
+
+
+def test_wait_only_reads_just_the_instance(network, api_calls, capsys):
+    """The second call of start-then-wait does not read the key and groups again."""
+    converge(capsys, api_calls, module_args(network))
+    code, result = run(capsys, module_args(network, wait_only=True))
+    assert code == 0, result.get("msg")
+    assert operations(api_calls) == ["DescribeDBInstances"]
+    assert result["changed"] is False and "ansible_facts" not in result
+    assert result["endpoint"] and result["status"] == "available"
+
+
+def test_wait_only_without_an_instance_says_to_converge_first(network, api_calls, capsys):
+    code, result = run(capsys, module_args(network, wait_only=True))
+    assert code == 1
+    assert result["msg"] == ("there is no DB instance mlops-dev-postgres to wait for; converge the database first "
+                             "(wait_only=false)")

@@ -667,3 +667,19 @@ def test_an_endpoint_service_the_region_does_not_offer_is_refused_before_any_wri
         network.preflight()
     assert str(error.value) == ("config.interface_endpoints[1]: 'bedrock-runtime' is not offered in this region "
                                 "(com.amazonaws.eu-west-1.bedrock-runtime)")
+
+
+def test_a_nat_gateway_that_fails_reports_its_failure_message_at_once(monkeypatch):
+    """botocore's waiter stops on a failed gateway; its FailureMessage is the error, not a timeout."""
+    config = config_with(nat_gateway_mode="single", flow_logs={"enabled": False}, gateway_endpoints=[])
+    network, stub = stubbed_network(config)
+    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    failed = {"NatGatewayId": "nat-0", "State": "failed", "FailureCode": "InsufficientFreeAddressesInSubnet",
+              "FailureMessage": "Subnet has insufficient free addresses to create this NAT gateway"}
+    stub.add_response("describe_nat_gateways", {"NatGateways": [failed]}, {"NatGatewayIds": ["nat-0"]})
+    stub.add_response("describe_nat_gateways", {"NatGateways": [failed]}, {"NatGatewayIds": ["nat-0"]})
+    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
+        network.wait_for_nats("nat_gateway_available", ["nat-0"])
+    stub.assert_no_pending_responses()
+    assert str(error.value) == ("config.nat_gateway_mode: NAT gateway creation failed: nat-0 (failed): Subnet has "
+                                "insufficient free addresses to create this NAT gateway")

@@ -215,8 +215,35 @@ def test_check_mode_on_an_empty_account_predicts_without_writing(orgs):
     assert organization.changed and calls.writes() == []
     after = organization.state()
     assert after["accounts"]["dev"] == {"id": module_under_test.UNKNOWN, "email": "aws+dev@example.com",
-                                        "organizational_unit": "Workloads/NonProduction"}
+                                        "organizational_unit": "Workloads/NonProduction",
+                                        "tags": {"Project": "test", "mlops.platform/managed": "true"}}
     assert after["policies"]["mlops-deny-root-user"]["targets"] == ["Root"]
+    assert after["organizational_unit_tags"]["Workloads"] == {"Project": "test", "mlops.platform/managed": "true"}
+
+
+def test_changed_tags_converge_on_every_ou_scp_and_account_and_show_in_the_diff(orgs):
+    """Changing config.tags is a real change: every OU, SCP and account gets the new tag,
+    the diff shows it, and the next run has nothing to do."""
+    config = config_with(**BASE)
+    converge(orgs, config)
+    retagged = config_with(**dict(BASE, tags={"Project": "test", "CostCentre": "ml"}))
+
+    organization, before = converge(orgs, retagged)
+    after = organization.state()
+    assert organization.changed and before != after
+    assert after["organizational_unit_tags"]["Workloads/Production"]["CostCentre"] == "ml"
+    assert before["organizational_unit_tags"]["Workloads/Production"]["CostCentre"] is None
+    for policy in after["policies"].values():
+        assert policy["tags"]["CostCentre"] == "ml"
+    for ou_id in organization.outputs()["organizational_units"].values():
+        tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=ou_id)["Tags"]}
+        assert tags["CostCentre"] == "ml"
+    for account in organization.outputs()["accounts"].values():
+        tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=account["id"])["Tags"]}
+        assert tags["CostCentre"] == "ml"
+
+    organization, before = converge(orgs, retagged)
+    assert not organization.changed and before == organization.state()
 
 
 def test_drift_is_repaired_exactly(orgs):
@@ -337,6 +364,9 @@ def _existing_organization(stub):
     stub.add_response("list_accounts_for_parent", {"Accounts": []}, {"ParentId": "r-ab12"})
     stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": [
         {"Id": "ou-ab12-11111111", "Name": "Workloads"}]}, {"ParentId": "r-ab12"})
+    stub.add_response("list_tags_for_resource", {"Tags": [{"Key": "Project", "Value": "test"},
+                                                          {"Key": "mlops.platform/managed", "Value": "true"}]},
+                      {"ResourceId": "ou-ab12-11111111"})
     stub.add_response("list_accounts_for_parent", {"Accounts": []}, {"ParentId": "ou-ab12-11111111"})
     stub.add_response("list_organizational_units_for_parent", {"OrganizationalUnits": []},
                       {"ParentId": "ou-ab12-11111111"})
