@@ -50,6 +50,7 @@ SID_FLOW_LOGS_ACL_CHECK = SID_PREFIX + "FlowLogsAclCheck"
 
 RULE_PREFIX = "mlops-"
 RULE_ABORT_MULTIPART = RULE_PREFIX + "abort-incomplete-multipart-uploads"
+RULE_FLOW_LOGS = RULE_PREFIX + "vpc-flow-logs-retention"
 
 SSE_KMS = "aws:kms"
 SSE_S3 = "AES256"
@@ -185,6 +186,19 @@ def lifecycle_rules(config, bucket):
     rules.append({"ID": RULE_ABORT_MULTIPART, "Status": "Enabled", "Filter": {"Prefix": ""},
                   "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": config["abort_incomplete_multipart_upload_days"]}})
     return rules
+
+
+def flow_log_lifecycle(retention_days):
+    """The log bucket's rule that keeps VPC flow logs (``vpc-flow-logs/``) for the network's
+    ``flow_logs.retention_days``; None leaves the log bucket's lifecycle unmanaged.
+
+    The bucket is versioned, so an expiration alone would only hide the logs behind delete
+    markers: the versions it makes noncurrent are removed a day later.
+    """
+    if not retention_days:
+        return None
+    return [{"ID": RULE_FLOW_LOGS, "Status": "Enabled", "Filter": {"Prefix": FLOW_LOGS_PREFIX},
+             "Expiration": {"Days": retention_days}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]
 
 
 def is_our_rule(rule):

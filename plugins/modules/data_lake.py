@@ -60,6 +60,12 @@ options:
     description: Prefix of every resource name, C(mlops-<environment>) unless configured otherwise.
     type: str
     required: true
+  flow_logs_retention_days:
+    description:
+      - Days the VPC flow logs delivered under C(vpc-flow-logs/) of the log bucket are kept (the
+        network component's C(flow_logs.retention_days) with C(destination=s3)), enforced by the
+        lifecycle rule C(mlops-vpc-flow-logs-retention). Omitted, the log bucket's lifecycle is not managed.
+    type: int
   tags:
     description:
       - Tags put on every bucket, KMS key and role this module manages, with the ownership tags
@@ -512,7 +518,8 @@ class DataLake:
         self.converge_bucket("log_bucket", log_bucket, self.region, {
             "versioning": True, "encryption": lake.s3_encryption(),
             "statements": lake.log_bucket_statements(self.partition, self.account_id, self.region, log_bucket, sources),
-            "lifecycle": None, "logging": None, "replication": None, "prefixes": None,
+            "lifecycle": lake.flow_log_lifecycle(self.module.params["flow_logs_retention_days"]),
+            "logging": None, "replication": None, "prefixes": None,
         })
 
         pairs = [(name, lake.replica_bucket_name(name)) for name in names]
@@ -573,7 +580,9 @@ class DataLake:
 
 
 def main():
-    module = MlopsAWSModule(argument_spec=component_argument_spec(), supports_check_mode=True)
+    module = MlopsAWSModule(argument_spec=component_argument_spec(
+        flow_logs_retention_days=dict(type="int"),
+    ), supports_check_mode=True)
     config = validate_config(module, DATA_LAKE, lambda config: lake.check_config(
         config, module.params["name_prefix"], module.region))
 

@@ -481,3 +481,25 @@ def test_assume_role_puts_the_lake_in_the_member_account(lake_aws, capsys):
     assert result["kms_key_arn"].startswith("arn:aws:kms:%s:%s:key/" % (REGION, member))
     # Nothing in the caller's own account.
     assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
+
+
+def test_flow_log_retention_is_a_lifecycle_rule_on_the_log_prefix(lake_aws, capsys):
+    """The network's flow_logs.retention_days, for flow logs delivered to the lake's log
+    bucket, expires them there; a re-run changes nothing and a new retention is applied."""
+    def converge_with(days):
+        code, result = run_module(capsys, module_under_test.main, dict(args(), flow_logs_retention_days=days))
+        assert code == 0, result
+        return result
+
+    first = converge_with(30)
+    s3 = boto3.client("s3", region_name=REGION)
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=first["log_bucket"])["Rules"]
+    assert [(rule["ID"], rule["Filter"], rule["Expiration"], rule["NoncurrentVersionExpiration"]) for rule in rules] == [
+        ("mlops-vpc-flow-logs-retention", {"Prefix": "vpc-flow-logs/"}, {"Days": 30}, {"NoncurrentDays": 1})]
+    assert converge_with(30)["changed"] is False
+    changed = converge_with(365)
+    assert changed["changed"] is True
+    assert changed["diff"]["after"]["log_bucket"][first["log_bucket"]]["lifecycle_rules"][0]["Expiration"] == {"Days": 365}
+    assert changed["diff"]["before"]["log_bucket"][first["log_bucket"]]["lifecycle_rules"][0]["Expiration"] == {"Days": 30}
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=first["log_bucket"])["Rules"]
+    assert rules[0]["Expiration"] == {"Days": 365}
