@@ -92,19 +92,31 @@ venv: $(STAMP) ## Create or update .venv/ from requirements/test.lock
 
 # --- Local environment ------------------------------------------------------
 
-.PHONY: local-up local-down local-clean local-status
-local-up: $(STAMP) ## Start the local AWS stand-in on 127.0.0.1:$MLOPS_LOCAL_AWS_PORT
+.PHONY: local-up local-down local-clean local-status k8s-build
+local-up: $(STAMP) ## Start the local AWS stand-in and the local Kubernetes control plane
 	$(BIN)/python tools/local_aws.py up
+	$(BIN)/python tools/local_k8s.py up
 
 # down/clean need only the standard library: they work before .venv/ exists.
-local-down: ## Stop the local AWS stand-in
+local-down: ## Stop the local AWS stand-in and the local control plane
+	$(PYTHON) tools/local_k8s.py down
 	$(PYTHON) tools/local_aws.py down
 
-local-status: $(STAMP) ## Say whether the local AWS stand-in is running
-	$(BIN)/python tools/local_aws.py status
+local-status: $(STAMP) ## Say whether the local AWS stand-in and control plane are running
+	aws=0; k8s=0; \
+	$(BIN)/python tools/local_aws.py status || aws=$$?; \
+	$(BIN)/python tools/local_k8s.py status || k8s=$$?; \
+	exit $$(( aws > k8s ? aws : k8s ))
 
-local-clean: ## Stop the local AWS stand-in and delete its state (.local/)
+# local_k8s.py clean first: it stops the control plane whose state lives in .local/k8s.
+local-clean: ## Stop both and delete their state (.local/)
+	$(PYTHON) tools/local_k8s.py clean
 	$(PYTHON) tools/local_aws.py clean
+
+# Built once per machine from the Go modules pinned in tools/k8s/, cached in
+# ${XDG_CACHE_HOME:-~/.cache}/mlops-platform/k8s/; prints nothing once cached.
+k8s-build: $(STAMP) ## Build the local control plane's binaries (cached; KUBEBUILDER_ASSETS overrides)
+	$(BIN)/python tools/local_k8s.py build
 
 .PHONY: demo
 demo: local-up ## Converge the local environment (inventories/local) against the stand-in
@@ -118,7 +130,7 @@ test: lint sanity unit integration molecule docs-check changelog-lint install-ch
 .PHONY: lint
 lint: $(STAMP) ## ansible-lint (profile production), shellcheck
 	$(BIN)/ansible-lint
-	shellcheck tools/*.sh .ci/run
+	$(BIN)/shellcheck tools/*.sh .ci/run
 
 .PHONY: sanity
 sanity: $(STAMP) ## ansible-test sanity in its own venvs (see tools/sanity.sh)
@@ -129,7 +141,7 @@ unit: $(STAMP) ## pytest tests/unit
 	$(BIN)/pytest tests/unit
 
 .PHONY: integration
-integration: $(STAMP) ## pytest tests/integration
+integration: $(STAMP) k8s-build ## pytest tests/integration
 	$(BIN)/pytest tests/integration
 
 # Scenarios live in extensions/molecule/<scenario>/ (molecule's collection mode);

@@ -17,6 +17,8 @@ import tempfile
 
 import pytest
 
+pytest_plugins = ["kube"]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(ROOT, "tools", "local_aws.py")
 RECAP = re.compile(
