@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import deep_merge
 
 # Every AWS resource the collection creates carries these tags; a module deletes only
 # resources that carry them, for its own environment and component.

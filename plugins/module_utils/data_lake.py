@@ -23,10 +23,10 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.mlops.platform.plugins.module_utils import config as platform_config
+from ansible_collections.mlops.platform.plugins.module_utils import config_schema as platform_config
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
 
 COMPONENT = "data_lake"

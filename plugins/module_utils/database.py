@@ -16,7 +16,7 @@ import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError, check_cidr
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError, check_cidr
 
 COMPONENT = "database"
 ENGINE = "postgres"

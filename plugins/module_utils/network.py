@@ -25,7 +25,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned, managed_tags  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 
 COMPONENT = "network"
 TIERS = ("public", "private", "intra")
@@ -92,8 +92,8 @@ def schema_rule_errors(config, region, base="config"):
     block directly gets the same checks (explicit AZs in the region, their count,
     subnets inside the VPC, sized /16-/28, not overlapping, one per AZ) from the same code.
     """
-    # Imported here: config.py may use this module's tables without an import cycle.
-    from ansible_collections.mlops.platform.plugins.module_utils import config as platform_config
+    # Imported here: config_schema.py may use this module's tables without an import cycle.
+    from ansible_collections.mlops.platform.plugins.module_utils import config_schema as platform_config
 
     return platform_config.component_rule_errors(
         "mlops_infrastructure", "network", config, {"name": "network", "region": region}, base)

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.mlops.platform.plugins.module_utils.schema import ConfigError, join_path
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError, join_path
 
 GUARDRAILS = {
     "deny_leaving_organization": "Deny organizations:LeaveOrganization.",

@@ -136,7 +136,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mlops.platform.plugins.module_utils.config import (
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import (
     GROUPS,
     components,
     format_errors,

@@ -214,7 +214,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import (
     managed_tags,
     validate_config,
 )
-from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATA_LAKE
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP

@@ -285,7 +285,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import fa
 from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned
 from ansible_collections.mlops.platform.plugins.module_utils.component import managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
-from ansible_collections.mlops.platform.plugins.module_utils.config import DATABASE
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATABASE
 
 UNKNOWN = db.UNKNOWN
 

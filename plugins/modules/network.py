@@ -232,7 +232,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import (
     is_owned,
     validate_config,
 )
-from ansible_collections.mlops.platform.plugins.module_utils.config import NETWORK
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import NETWORK
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 
 UNKNOWN = net.UNKNOWN

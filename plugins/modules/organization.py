@@ -215,7 +215,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import organization
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
-from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 

@@ -73,7 +73,7 @@ def run_module(capsys, main, args):
 
 def component_config(component, **overrides):
     """A component's config block (e.g. config.NETWORK) merged over its defaults; must be valid."""
-    from ansible_collections.mlops.platform.plugins.module_utils.schema import deep_merge
+    from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import deep_merge
 
     option = component.options["config"]
     errors = []

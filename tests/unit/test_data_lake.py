@@ -59,7 +59,7 @@ def args(check_mode=False, assume_role=None, **config):
 
 
 def config_with(**overrides):
-    from ansible_collections.mlops.platform.plugins.module_utils.config import DATA_LAKE
+    from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATA_LAKE
     return component_config(DATA_LAKE, **overrides)
 
 

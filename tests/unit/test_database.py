@@ -15,7 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
-from ansible_collections.mlops.platform.plugins.module_utils.config import DATABASE
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATABASE
 from ansible_collections.mlops.platform.plugins.modules import database as module_under_test
 
 from conftest import component_config, run_module, writes

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
-from ansible_collections.mlops.platform.plugins.module_utils.config import NETWORK
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import NETWORK
 from ansible_collections.mlops.platform.plugins.modules import network as module_under_test
 
 from conftest import component_config, run_module, writes

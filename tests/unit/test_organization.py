@@ -19,7 +19,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
-from ansible_collections.mlops.platform.plugins.module_utils.config import ORGANIZATION
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
 
 RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)

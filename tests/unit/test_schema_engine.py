@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mlops.platform.plugins.module_utils.schema import (
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import (
     ConfigError,
     Option,
     Schema,

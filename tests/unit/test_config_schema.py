@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mlops.platform.plugins.module_utils import config as cfg
+from ansible_collections.mlops.platform.plugins.module_utils import config_schema as cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENVIRONMENTS = ["local", "dev", "staging", "prod"]

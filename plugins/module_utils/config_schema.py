@@ -22,7 +22,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.network import REGION_AZ_COUNT
 from ansible_collections.mlops.platform.plugins.module_utils import organization
 from ansible_collections.mlops.platform.plugins.module_utils.organization import GUARDRAILS
-from ansible_collections.mlops.platform.plugins.module_utils.schema import (
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import (
     ConfigError,
     Option,
     Schema,
