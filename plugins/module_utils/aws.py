@@ -27,8 +27,9 @@ try:
     from botocore.exceptions import ConnectionError as BotoCoreConnectionError
     from botocore.exceptions import HTTPClientError, IncompleteReadError
     from botocore.parsers import ResponseParserError
+    _CONNECTION_ERRORS = (BotoCoreConnectionError, HTTPClientError, IncompleteReadError)
 except ImportError:
-    pass  # AnsibleAWSModule reports the missing SDK
+    _CONNECTION_ERRORS = ()  # AnsibleAWSModule reports the missing SDK
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -55,8 +56,24 @@ SERVER_ERROR_CODES = frozenset((
 # ride that out within about three minutes without hiding a real outage for longer. A
 # client retries a call only when it is made with aws_retry=True. Creates never use it:
 # see create_once.
-AWS_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
-                                      catch_extra_error_codes=sorted(THROTTLING_CODES | SERVER_ERROR_CODES))
+CONNECTION_FAILED = "(connection failed)"
+
+
+class _Retry(AWSRetry):
+    """AWSRetry that also retries a broken connection (reset, lost answer, read timeout), as
+    botocore does only a couple of times: for reads and idempotent writes only, the calls
+    made with ``aws_retry=True`` (creates go through create_once, never through this)."""
+
+    base_class = (AWSRetry.base_class,) + _CONNECTION_ERRORS
+
+    @staticmethod
+    def status_code_from_exception(error):
+        return error.response["Error"]["Code"] if isinstance(error, ClientError) else CONNECTION_FAILED
+
+
+AWS_RETRY = _Retry.jittered_backoff(
+    retries=10, delay=1, max_delay=30,
+    catch_extra_error_codes=sorted(THROTTLING_CODES | SERVER_ERROR_CODES | {CONNECTION_FAILED}))
 
 
 def settling_retry(*error_codes):
@@ -248,14 +265,21 @@ class MlopsAWSModule(AnsibleAWSModule):
         return response["Credentials"]
 
 
+def partition_of(arn):
+    """The partition of any ARN (``aws``, ``aws-cn``, ``aws-us-gov``...)."""
+    return arn.split(":")[1]
+
+
 def caller_identity(module):
-    """Who the module's clients act as: ``{account_id, arn, user_id}`` from sts:GetCallerIdentity.
+    """Who the module's clients act as: ``{account_id, arn, user_id, partition}`` from
+    sts:GetCallerIdentity; the one place a module learns its account and partition.
 
     Raises botocore's BotoCoreError / ClientError; the caller reports them.
     """
     sts = module.client("sts", retry_decorator=AWS_RETRY)
     identity = sts.get_caller_identity(aws_retry=True)
-    return dict(account_id=identity["Account"], arn=identity["Arn"], user_id=identity["UserId"])
+    return dict(account_id=identity["Account"], arn=identity["Arn"], user_id=identity["UserId"],
+                partition=partition_of(identity["Arn"]))
 
 
 # --- Writes that take effect at most once ---------------------------------------------------
@@ -310,7 +334,7 @@ def _backoff(attempt):
     return random.uniform(0, min(30, 2 ** attempt))
 
 
-def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), sleep=time.sleep):
+def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), settling_codes=(), sleep=time.sleep):
     """Make the create ``call()`` take effect at most once; return ``(response, found)``.
 
     ``call`` sends the create on a client that does not retry by itself
@@ -327,6 +351,9 @@ def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), sleep=
     CreateRoute): after an unknown outcome the call is sent again, and one of those refusals
     (``Resource.AlreadyAssociated``, ``RouteAlreadyExists``) then means the first one took
     effect: ``(None, True)`` is returned. On a first attempt they are real refusals.
+
+    ``settling_codes`` are refusals of a change made moments before that is not visible yet
+    (``InvalidGroup.NotFound`` right after CreateSecurityGroup): not applied, sent again.
     """
     uncertain = False
     for attempt in range(CREATE_ATTEMPTS):
@@ -343,7 +370,7 @@ def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), sleep=
                 if foreign is not None:
                     raise foreign()
                 raise
-            outcome = _outcome(exc)
+            outcome = "refused" if code in settling_codes else _outcome(exc)
             if outcome == "failed" or attempt == CREATE_ATTEMPTS - 1:
                 raise
             if outcome == "unknown":
@@ -355,10 +382,10 @@ def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), sleep=
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def write_once(call, done_codes, sleep=time.sleep):
+def write_once(call, done_codes, settling_codes=(), sleep=time.sleep):
     """A write that AWS refuses with one of ``done_codes`` once it has taken effect
     (see :func:`create_once`); returns the answer, or None when it had taken effect."""
-    return create_once(call, lambda: None, done_codes=done_codes, sleep=sleep)[0]
+    return create_once(call, lambda: None, done_codes=done_codes, settling_codes=settling_codes, sleep=sleep)[0]
 
 
 def client_token():

@@ -129,11 +129,6 @@ def bucket_arn(partition, name):
     return "arn:%s:s3:::%s" % (partition, name)
 
 
-def partition_of(arn):
-    """The partition of any ARN (``aws``, ``aws-cn``, ``aws-us-gov``...)."""
-    return arn.split(":")[1]
-
-
 # ---------------------------------------------------------------- the lake's layout
 
 

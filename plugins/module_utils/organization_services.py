@@ -38,6 +38,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
+from ansible_collections.mlops.platform.plugins.module_utils.aws import partition_of
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
@@ -284,7 +285,7 @@ def trail_bucket_policy(bucket_name, management_account_id, organization_id, tra
     ``AWSLogs/<organization id>/``; both writes are limited to this trail
     (``aws:SourceArn``) and must hand the objects to the bucket owner.
     """
-    partition = trail_arn.split(":")[1]
+    partition = partition_of(trail_arn)
     bucket_arn = "arn:%s:s3:::%s" % (partition, bucket_name)
     cloudtrail = {"Service": CLOUDTRAIL_PRINCIPAL}
     this_trail = {"aws:SourceArn": trail_arn}

@@ -208,7 +208,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, create_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     component_argument_spec,
     managed_tags,
@@ -276,9 +276,9 @@ class DataLake:
     # -- reading -----------------------------------------------------------------------------
 
     def read_account(self):
-        identity = self.client("sts").get_caller_identity(aws_retry=True)
-        self.account_id = identity["Account"]
-        self.partition = lake.partition_of(identity["Arn"])
+        identity = caller_identity(self.module)
+        self.account_id = identity["account_id"]
+        self.partition = identity["partition"]
 
     def read_buckets(self):
         """Every bucket of the account whose name starts with the prefix: one paginated ListBuckets."""

@@ -279,6 +279,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import write_once
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
 from ansible_collections.mlops.platform.plugins.module_utils.component import fail_config
@@ -531,16 +532,21 @@ class Database:
         wanted = self.wanted_ingress()
         live = db.rules_of(group.get("IpPermissions", []))
         egress = db.rules_of(group.get("IpPermissionsEgress", []))
+        # Rule changes are sent once (a lost answer followed by "already there" / "already
+        # gone" is done); right after CreateSecurityGroup EC2 may not know the group yet.
+        ec2 = self.module.once_client("ec2")
+        settling = ("InvalidGroup.NotFound",) if client is not self.ec2 else ()
         if live - wanted and self.write():
-            client.revoke_security_group_ingress(GroupId=group_id, IpPermissions=db.permissions_of(live - wanted),
-                                                 aws_retry=True)
+            write_once(lambda: ec2.revoke_security_group_ingress(
+                GroupId=group_id, IpPermissions=db.permissions_of(live - wanted)), ("InvalidPermission.NotFound",),
+                settling)
         if wanted - live and self.write():
-            client.authorize_security_group_ingress(
-                GroupId=group_id, aws_retry=True,
-                IpPermissions=db.permissions_of(wanted - live, "PostgreSQL client (mlops.platform)"))
+            write_once(lambda: ec2.authorize_security_group_ingress(
+                GroupId=group_id, IpPermissions=db.permissions_of(wanted - live, "PostgreSQL client (mlops.platform)")),
+                ("InvalidPermission.Duplicate",), settling)
         if egress and self.write():
-            client.revoke_security_group_egress(GroupId=group_id, IpPermissions=db.permissions_of(egress),
-                                                aws_retry=True)
+            write_once(lambda: ec2.revoke_security_group_egress(
+                GroupId=group_id, IpPermissions=db.permissions_of(egress)), ("InvalidPermission.NotFound",), settling)
         group["IpPermissions"] = db.permissions_of(wanted)
         group["IpPermissionsEgress"] = []
         missing = compare_aws_tags(group["tags"], wanted_tags, purge_tags=False)[0]

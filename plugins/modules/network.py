@@ -221,7 +221,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, create_once, settling_retry
+from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, client_token, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.aws import write_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     COMPONENT_TAG,
@@ -1006,9 +1007,9 @@ class FlowLogDelivery:
     def ensure(self):
         """Keep the log group (retention, tags) and the role; return the role's ARN."""
         network = self.network
-        identity = self.module.client("sts", retry_decorator=AWS_RETRY).get_caller_identity(aws_retry=True)
-        account_id = identity["Account"]
-        partition = identity["Arn"].split(":")[1]
+        identity = caller_identity(self.module)
+        account_id = identity["account_id"]
+        partition = identity["partition"]
         region = self.module.region
         logs = self.module.client("logs", retry_decorator=AWS_RETRY)
         name = self.wanted["destination"]

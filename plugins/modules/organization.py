@@ -160,15 +160,20 @@ accounts:
       environment: prod
       role_arn: arn:aws:iam::210987654321:role/OrganizationAccountAccessRole
 environment_accounts:
-  description: The member account of each environment, C({account_id, role_arn}) by environment name.
+  description:
+    - The member account of each environment, C({account_id, role_arn, new}) by environment name.
+    - C(new) is true for an account this run created (or would create, in check mode) or whose creation it
+      found in flight; its services may not be active yet (see M(mlops.platform.account_info)).
   returned: always
   type: dict
-  sample: {"prod": {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"}}
+  sample: {"prod": {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
+                    "new": false}}
 environment_account:
-  description: The member account of O(environment), or an empty dict when it has none.
+  description: The member account of O(environment) (C({account_id, role_arn, new})), or an empty dict when it has none.
   returned: always
   type: dict
-  sample: {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"}
+  sample: {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
+           "new": false}
 policies:
   description: SCPs this module manages, C({id, targets}) by name.
   returned: always
@@ -213,7 +218,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once, partition_of
 from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
@@ -306,6 +311,7 @@ class Organization:
         self.organization = None
         self.root_id = None
         self.ous = {}           # path -> id
+        self.new_accounts = set()  # names of the accounts this run created (or planned), or adopted in flight
         self.ou_tags = {}       # path -> tags (dict)
         self.parents = {}       # account id -> path of its parent (Root or an OU path)
         self.accounts = {}      # email (lower) -> account dict from ListAccounts
@@ -471,6 +477,7 @@ class Organization:
         for name in missing:
             account = self.config["accounts"][name]
             self.changed = True
+            self.new_accounts.add(name)
             if self.check_mode:
                 self.accounts[account["email"].lower()] = {"Id": UNKNOWN, "Email": account["email"]}
                 continue
@@ -547,7 +554,7 @@ class Organization:
 
     def partition(self):
         """The partition of the organization (arn:<partition>:organizations::...); member roles share it."""
-        return self.organization.get("Arn", "arn:aws:").split(":")[1]
+        return partition_of(self.organization.get("Arn", "arn:aws:"))
 
     def place_account(self, name, live):
         wanted = self.config["accounts"][name]["organizational_unit"]
@@ -777,7 +784,8 @@ class Organization:
                 "role_arn": role_arn,
             }
             if account["environment"]:
-                environments[account["environment"]] = {"account_id": live["Id"], "role_arn": role_arn}
+                environments[account["environment"]] = {"account_id": live["Id"], "role_arn": role_arn,
+                                                        "new": name in self.new_accounts}
         declared = {account["email"].lower() for account in self.config["accounts"].values()}
         management = self.organization.get("MasterAccountId")
         return {

@@ -119,3 +119,50 @@ def silent_endpoint():
 
 def extra_vars(variables):
     return ["-e", json.dumps(variables)]
+
+
+# Figures of the fault and kill runs (test_faults.py), shown at the end of `make test`.
+FAULT_FIGURES = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FAULT_FIGURES:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("converges through faults and kills")
+    for figures in FAULT_FIGURES:
+        if figures["test"] == "clean reference converge":
+            write("clean converge: %.1f s, %d requests, creates: %s" % (
+                figures["seconds"], figures["requests"],
+                ", ".join("%s x%d" % item for item in figures["creates"].items())))
+        elif figures["test"] == "faults":
+            write("faults seed %s (rate %s): %d requests, faults %s; %d faulted run(s) %s, then a clean run %s; "
+                  "duplicates: %s" % (
+                      figures["seed"], figures["rate"], figures["requests"], figures["faults"], figures["runs_needed"],
+                      [(run["rc"], run["seconds"]) for run in figures["runs"] if run["faulted"]],
+                      [(run["rc"], run["recap"] and run["recap"]["changed"], run["seconds"])
+                       for run in figures["runs"] if not run["faulted"]],
+                      figures["duplicates"] or "none"))
+            for run in figures["runs"]:
+                if run.get("failure"):
+                    write("    run failed: %s" % run["failure"])
+            differences = figures["differences_after_faulted_runs"]
+            missing = [line for line in differences if line.startswith("missing")]
+            for line in differences:
+                if not line.startswith("missing"):
+                    write("    " + line)
+            if missing:
+                write("    %d resource(s) not yet made when the faulted runs stopped" % len(missing))
+        elif figures["test"] == "kills":
+            write("kills: %d kill points on %d stand-in(s); final resume rc=%s (%s s)" % (
+                len(figures["points"]), figures["stand_ins"], figures.get("final_resume", {}).get("rc"),
+                figures.get("final_resume", {}).get("seconds")))
+            for point in figures["points"]:
+                write("    kill after %-40s %s %5.1f s%s" % (
+                    point["kill_after"], "killed" if point["killed"] else "NOT REACHED", point["seconds"],
+                    "; the resume failed: %s" % point["resume_failed"] if point.get("resume_failed") else ""))
+            for line in figures["leftovers"]:
+                write("    left over: " + line)
+            if not figures["leftovers"]:
+                for line in figures.get("differences_at_end", []):
+                    write("    at the end: " + line)

@@ -222,3 +222,67 @@ def test_an_invalid_external_id_is_reported_without_its_value() -> None:
     assert len(problems) == 1
     assert problems[0].startswith("assume_role.external_id ")
     assert "bad id!" not in problems[0]
+
+
+@pytest.fixture
+def stubbed_ec2(monkeypatch):
+    """account_info's EC2 client behind a Stubber (real API shapes); STS stays on moto."""
+    stubbers = []
+    parent_client = AnsibleAWSModule.client
+
+    def client(module, service, retry_decorator=None, **extra_params):
+        made = parent_client(module, service, retry_decorator=retry_decorator, **extra_params)
+        if service == "ec2":
+            stubber = Stubber(getattr(made, "client", made))
+            stubber.activate()
+            stubbers.append(stubber)
+        return made
+
+    monkeypatch.setattr(AnsibleAWSModule, "client", client)
+    monkeypatch.setattr(account_info, "SERVICE_WAIT_DELAY", 1)
+    return stubbers
+
+
+def test_a_new_accounts_services_are_waited_for_until_they_answer(aws, stubbed_ec2, capsys, monkeypatch) -> None:
+    """A just-created account answers OptInRequired for a while: waited out, then the run goes on."""
+    real = {"AvailabilityZones": [{"ZoneName": "eu-west-1a", "State": "available", "RegionName": REGION}]}
+    original = Stubber.activate
+
+    def with_responses(stubber):
+        original(stubber)
+        stubber.add_client_error("describe_availability_zones", service_error_code="OptInRequired",
+                                 http_status_code=401)
+        stubber.add_client_error("describe_availability_zones", service_error_code="OptInRequired",
+                                 http_status_code=401)
+        stubber.add_response("describe_availability_zones", real)
+
+    monkeypatch.setattr(Stubber, "activate", with_responses)
+    code, stdout, result = run_account_info(capsys, {"wait_for_services": ["ec2"]})
+    assert code == 0, stdout
+    assert result["account_id"] == CALLER_ACCOUNT
+    stubbed_ec2[0].assert_no_pending_responses()  # two refusals waited out, then the answer
+
+
+def test_another_error_from_a_service_is_reported_at_once(aws, stubbed_ec2, capsys, monkeypatch) -> None:
+    original = Stubber.activate
+
+    def with_responses(stubber):
+        original(stubber)
+        stubber.add_client_error("describe_availability_zones", service_error_code="UnauthorizedOperation",
+                                 service_message="not allowed", http_status_code=403)
+
+    monkeypatch.setattr(Stubber, "activate", with_responses)
+    code, stdout, result = run_account_info(capsys, {"wait_for_services": ["ec2"]})
+    assert code == 1
+    assert result["msg"] == "ec2 answered UnauthorizedOperation while the account's services were checked: not allowed"
+
+
+def test_services_are_not_probed_unless_asked(aws, api_calls, capsys) -> None:
+    code, stdout, result = run_account_info(capsys, {})
+    assert code == 0 and list(result["api_calls"]["by_operation"]) == ["GetCallerIdentity"]
+
+
+def test_every_service_probe_is_a_call_the_stand_in_answers(aws, capsys) -> None:
+    """A first converge of the local environment probes every service of a new account."""
+    code, stdout, result = run_account_info(capsys, {"wait_for_services": sorted(account_info.SERVICE_PROBES)})
+    assert code == 0, stdout

@@ -188,7 +188,8 @@ def test_database_lost_answers_make_one_key_group_and_instance(aws_env, lose_ans
     subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.%d.0/24" % index,
                                  AvailabilityZone=REGION + zone)["Subnet"]["SubnetId"]
                for index, zone in ((1, "a"), (2, "b"))]
-    creates = ("CreateKey", "CreateAlias", "CreateSecurityGroup", "CreateDBSubnetGroup", "CreateDBParameterGroup",
+    creates = ("CreateKey", "CreateAlias", "CreateSecurityGroup", "AuthorizeSecurityGroupIngress",
+               "RevokeSecurityGroupEgress", "CreateDBSubnetGroup", "CreateDBParameterGroup",
                "CreateDBInstance")
     lost = lose_answers(*creates)
     args = dict(environment="dev", name_prefix="mlops-dev", vpc_id=vpc_id, subnet_ids=subnets,
@@ -215,3 +216,16 @@ def test_database_lost_answers_make_one_key_group_and_instance(aws_env, lose_ans
 @pytest.fixture
 def aws_env(aws):
     yield
+
+
+def test_the_retry_policy_rides_out_a_broken_connection_on_reads():
+    attempts = []
+
+    @aws.AWS_RETRY
+    def read():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionClosedError(endpoint_url="https://rds")
+        return "ok"
+
+    assert read() == "ok" and len(attempts) == 3

@@ -104,3 +104,48 @@ def test_invalid_port_from_environment_is_one_line(state_dir: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == f"local_aws.py status: MLOPS_LOCAL_AWS_PORT: not a TCP port: '{env_port}'"
+
+
+def _import_launcher():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("local_aws_under_test", LAUNCHER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_up_does_not_mistake_a_server_starting_for_one_that_exited(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Right after Popen, /proc/PID/cmdline can still be empty: `up` must not give up on the server."""
+    local_aws = _import_launcher()
+    real_read_cmdline = local_aws.read_cmdline
+    monkeypatch.setattr(local_aws, "read_cmdline", lambda pid: [])  # the kernel has not filled it in yet
+    state = local_aws.State(tmp_path / "state")
+    port = free_port()
+    try:
+        assert local_aws.cmd_up(state, port, timeout=30.0) == 0
+        assert "started on" in capsys.readouterr().out
+        pid, recorded_port = state.read()
+        assert recorded_port == port and local_aws.probe(port)
+        # once the kernel has filled it in, the recorded server is recognised as ours
+        calls = iter([[], []])
+        monkeypatch.setattr(local_aws, "read_cmdline", lambda pid: next(calls, None) or real_read_cmdline(pid))
+        assert local_aws.is_our_server(pid)
+        monkeypatch.setattr(local_aws, "read_cmdline", real_read_cmdline)
+        assert local_aws.cmd_down(state, grace=10.0) == 0
+        assert not local_aws.process_alive(pid)
+    finally:
+        recorded = state.read()
+        if recorded:
+            local_aws.stop_process(recorded[0], grace=5.0)
+
+
+def test_a_live_process_that_is_not_the_server_is_not_ours() -> None:
+    local_aws = _import_launcher()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        assert not local_aws.is_our_server(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not local_aws.is_our_server(sleeper.pid)
