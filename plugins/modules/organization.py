@@ -160,20 +160,24 @@ accounts:
       environment: prod
       role_arn: arn:aws:iam::210987654321:role/OrganizationAccountAccessRole
 environment_accounts:
-  description:
-    - The member account of each environment, C({account_id, role_arn, new}) by environment name.
-    - C(new) is true for an account this run created (or would create, in check mode) or whose creation it
-      found in flight; its services may not be active yet (see M(mlops.platform.account_info)).
+  description: The member account of each environment, C({account_id, role_arn}) by environment name.
   returned: always
   type: dict
-  sample: {"prod": {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
-                    "new": false}}
+  sample: {"prod": {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"}}
 environment_account:
-  description: The member account of O(environment) (C({account_id, role_arn, new})), or an empty dict when it has none.
+  description: The member account of O(environment), or an empty dict when it has none.
   returned: always
   type: dict
-  sample: {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
-           "new": false}
+  sample: {"account_id": "210987654321", "role_arn": "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole"}
+new_environment_accounts:
+  description:
+    - The environments whose account this run created (or would create, in check mode) or whose creation it
+      found in flight. Their services may not be active yet (see M(mlops.platform.account_info)). Kept out of
+      the outputs above, which stay the same from run to run.
+  returned: always
+  type: list
+  elements: str
+  sample: ["dev"]
 policies:
   description: SCPs this module manages, C({id, targets}) by name.
   returned: always
@@ -198,6 +202,9 @@ ansible_facts:
       description: RV(organization_id), RV(root_id), RV(management_account_id), RV(organizational_units), RV(accounts),
         RV(environment_accounts), RV(policies).
       type: dict
+    mlops_new_environment_accounts:
+      description: RV(new_environment_accounts).
+      type: list
       returned: always
 """
 
@@ -784,8 +791,7 @@ class Organization:
                 "role_arn": role_arn,
             }
             if account["environment"]:
-                environments[account["environment"]] = {"account_id": live["Id"], "role_arn": role_arn,
-                                                        "new": name in self.new_accounts}
+                environments[account["environment"]] = {"account_id": live["Id"], "role_arn": role_arn}
         declared = {account["email"].lower() for account in self.config["accounts"].values()}
         management = self.organization.get("MasterAccountId")
         return {
@@ -842,8 +848,12 @@ def main():
     if organization.services_before or organization.services_after:
         before["security_services"] = organization.services_before
         after["security_services"] = organization.services_after
+    new_environments = sorted(organization.config["accounts"][name]["environment"] for name in organization.new_accounts
+                              if organization.config["accounts"][name]["environment"])
     module.exit_json(changed=organization.changed, diff={"before": before, "after": after},
-                     ansible_facts={"mlops_organization": outputs}, **result)
+                     new_environment_accounts=new_environments,
+                     ansible_facts={"mlops_organization": outputs, "mlops_new_environment_accounts": new_environments},
+                     **result)
 
 
 if __name__ == "__main__":
