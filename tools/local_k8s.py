@@ -646,7 +646,7 @@ def commands(state: State, bins: dict[str, Path], ports: dict[str, int]) -> dict
     }
 
 
-def start(state: State, name: str, argv: list[str]) -> int:
+def start(state: State, name: str, argv: list[str]) -> subprocess.Popen:
     state.logs.mkdir(parents=True, exist_ok=True)
     state.run.mkdir(parents=True, exist_ok=True)
     with open(state.log_file(name), "ab") as log:
@@ -660,7 +660,7 @@ def start(state: State, name: str, argv: list[str]) -> int:
             raise LauncherError(f"cannot start {argv[0]}: {exc.strerror} (a corrupt binary? "
                                 f"delete it and run `make k8s-build`)") from None
     state.pid_file(name).write_text(f"{process.pid}\n")
-    return process.pid
+    return process
 
 
 # --- Talking to the API server --------------------------------------------------
@@ -692,13 +692,24 @@ def etcd_healthy(port: int) -> bool:
         connection.close()
 
 
-def wait_for(state: State, what: str, check, names: list[str], deadline: float) -> None:
-    """Poll ``check`` until true; fail early, with its log, if a process dies."""
+def wait_for(state: State, what: str, check, names: list[str], deadline: float,
+             started: dict[str, subprocess.Popen] | None = None) -> None:
+    """Poll ``check`` until true; fail early, with its log, if a process dies.
+
+    A process this command started is watched through its Popen handle: right after the
+    fork its /proc cmdline is still the launcher's until the exec, which is_ours() would
+    take for a stranger (a live scheduler reported as "exited" and then orphaned).
+    """
+    started = started or {}
+
+    def alive(name: str) -> bool:
+        return started[name].poll() is None if name in started else state.pid(name) is not None
+
     while True:
         if check():
             return
         for name in names:
-            if state.pid(name) is None:
+            if not alive(name):
                 tail = state.log_tail(name)
                 raise LauncherError(f"{name} exited during start-up; see {state.log_file(name)}"
                                     + (f": {tail}" if tail else ""))
@@ -733,19 +744,31 @@ def choose_ports(state: State, api_port: int) -> dict[str, int]:
     return ports
 
 
+STOP_GRACE_ON_FAILURE = 5.0
+
+
 def start_processes(state: State, argvs: dict[str, list[str]], ports: dict[str, int], deadline: float) -> None:
     """Start every process in order and wait until pods can be created."""
     port = ports["apiserver"]
-    for name in ("etcd", "kube-apiserver"):
-        start(state, name, argvs[name])
-    wait_for(state, f"etcd on {HOST}:{ports['etcd_client']}", lambda: etcd_healthy(ports["etcd_client"]),
-             ["etcd"], deadline)
-    wait_for(state, f"the API server on https://{HOST}:{port}/readyz", lambda: ready(state, port),
-             ["etcd", "kube-apiserver"], deadline)
-    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
-        start(state, name, argvs[name])
-    wait_for(state, "the default service account (kube-controller-manager)",
-             lambda: pods_can_be_created(state, port), list(BINARIES), deadline)
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        for name in ("etcd", "kube-apiserver"):
+            started[name] = start(state, name, argvs[name])
+        wait_for(state, f"etcd on {HOST}:{ports['etcd_client']}", lambda: etcd_healthy(ports["etcd_client"]),
+                 ["etcd"], deadline, started)
+        wait_for(state, f"the API server on https://{HOST}:{port}/readyz", lambda: ready(state, port),
+                 ["etcd", "kube-apiserver"], deadline, started)
+        for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+            started[name] = start(state, name, argvs[name])
+        wait_for(state, "the default service account (kube-controller-manager)",
+                 lambda: pods_can_be_created(state, port), list(BINARIES), deadline, started)
+    except BaseException:
+        # Stop what this call started by its own handles (a pid file may already be gone).
+        for process in reversed(list(started.values())):
+            if process.poll() is None:
+                stop_process(process.pid, STOP_GRACE_ON_FAILURE)
+            process.poll()
+        raise
 
 
 def cmd_build() -> int:

@@ -41,8 +41,8 @@ def inventory_regions(inventory="local"):
     if organization.get("trail_region"):
         regions.add(organization["trail_region"])
     replication = ((infrastructure.get("data_lake") or {}).get("config") or {}).get("replication") or {}
-    if replication.get("enabled") and replication.get("region"):
-        regions.add(replication["region"])
+    if replication.get("enabled") and replication.get("destination_region"):
+        regions.add(replication["destination_region"])
     return sorted(regions)
 
 
