@@ -50,12 +50,6 @@ SERVER_ERROR_CODES = frozenset((
     "ServiceFailure", "ServiceException", "KMSInternalException", "KMSInternal",
 ))
 
-# One retry policy for the collection's reads and idempotent writes (Put*, Modify*, Tag*).
-# A platform converge makes many calls in a burst against the same accounts, so
-# throttling is expected: ten jittered attempts, starting at 1 s and capped at 30 s,
-# ride that out within about three minutes without hiding a real outage for longer. A
-# client retries a call only when it is made with aws_retry=True. Creates never use it:
-# see create_once.
 CONNECTION_FAILED = "(connection failed)"
 
 
@@ -71,6 +65,12 @@ class _Retry(AWSRetry):
         return error.response["Error"]["Code"] if isinstance(error, ClientError) else CONNECTION_FAILED
 
 
+# One retry policy for the collection's reads and idempotent writes (Put*, Modify*, Tag*).
+# A platform converge makes many calls in a burst against the same accounts, so
+# throttling is expected: ten jittered attempts, starting at 1 s and capped at 30 s,
+# ride that out within about three minutes without hiding a real outage for longer. A
+# client retries a call only when it is made with aws_retry=True. Creates never use it:
+# see create_once.
 AWS_RETRY = _Retry.jittered_backoff(
     retries=10, delay=1, max_delay=30,
     catch_extra_error_codes=sorted(THROTTLING_CODES | SERVER_ERROR_CODES | {CONNECTION_FAILED}))
