@@ -13,6 +13,12 @@ and, seeded and bounded, fails a share of the requests the ways real networks an
     lost         the request is forwarded and takes effect, then the client connection is
                  reset instead of sending the response
 
+or, with ``settle`` (Python only), makes a resource take time to become ready, as real AWS
+does (an EKS cluster ~10 minutes, RDS 5-10, node groups 3-5): for a number of seconds after
+a create succeeded, the describe calls of that kind answer "still creating" (a byte
+substitution in the answer, e.g. ``"status": "ACTIVE"`` -> ``"status": "CREATING"``). The
+stats then give each wait's interval, so a test can measure how far the waits overlapped;
+
 or, with --kill-after OPERATION[:N] (no random faults), kills a process tree right after
 the Nth call of OPERATION succeeded upstream and loses that call's response, as a user's
 Ctrl-C/OOM/SIGKILL at the worst moment would.
@@ -119,6 +125,30 @@ def _s3_operation(method: str, path: str, query: str, host: str) -> str:
     return verb + "Bucket" + "".join(piece[:1].upper() + piece[1:] for piece in re.split(r"[-_]", sub))
 
 
+# rest-json services name an operation by its method and path only. The EKS operations the
+# collection calls, by botocore's model (eks/2017-11-01/service-2.json, requestUri), so that
+# kills, faults and settling can name them; others stay "METHOD path".
+REST_JSON_ROUTES = {
+    "eks": [(method, re.compile(pattern), name) for method, pattern, name in (
+        ("POST", r"^/clusters$", "CreateCluster"),
+        ("GET", r"^/clusters$", "ListClusters"),
+        ("GET", r"^/clusters/[^/]+$", "DescribeCluster"),
+        ("POST", r"^/clusters/[^/]+/update-config$", "UpdateClusterConfig"),
+        ("POST", r"^/clusters/[^/]+/updates$", "UpdateClusterVersion"),
+        ("POST", r"^/clusters/[^/]+/node-groups$", "CreateNodegroup"),
+        ("GET", r"^/clusters/[^/]+/node-groups$", "ListNodegroups"),
+        ("GET", r"^/clusters/[^/]+/node-groups/[^/]+$", "DescribeNodegroup"),
+        ("DELETE", r"^/clusters/[^/]+/node-groups/[^/]+$", "DeleteNodegroup"),
+        ("POST", r"^/clusters/[^/]+/node-groups/[^/]+/update-config$", "UpdateNodegroupConfig"),
+        ("POST", r"^/clusters/[^/]+/node-groups/[^/]+/update-version$", "UpdateNodegroupVersion"),
+        ("POST", r"^/clusters/[^/]+/addons$", "CreateAddon"),
+        ("POST", r"^/clusters/[^/]+/access-entries$", "CreateAccessEntry"),
+        ("POST", r"^/clusters/[^/]+/pod-identity-associations$", "CreatePodIdentityAssociation"),
+        ("POST", r"^/tags/.+$", "TagResource"),
+    )],
+}
+
+
 def operation_of(service: str, method: str, path: str, headers, body: bytes) -> str:
     """``service:Operation`` for counting and for --kill-after."""
     target = headers.get("X-Amz-Target")
@@ -134,7 +164,9 @@ def operation_of(service: str, method: str, path: str, headers, body: bytes) -> 
         if fields.get("Action"):
             operation = fields["Action"][0]
         else:
-            operation = "%s %s" % (method, raw_path)
+            unquoted = urllib.parse.unquote(raw_path)
+            operation = next((name for route_method, pattern, name in REST_JSON_ROUTES.get(service, [])
+                              if route_method == method and pattern.match(unquoted)), "%s %s" % (method, raw_path))
     return "%s:%s" % (service or "unknown", operation)
 
 
@@ -242,7 +274,7 @@ class FaultProxy:
     def __init__(self, upstream: str, port: int = 0, seed: int = 0, rate: float = 0.0,
                  max_faults: int | None = None, kinds=KINDS, stats_path: str | None = None,
                  kill_after: str | None = None, kill_pid: int | None = None,
-                 events_path: str | None = None) -> None:
+                 events_path: str | None = None, settle: list[dict] | None = None) -> None:
         parsed = urllib.parse.urlsplit(upstream)
         if parsed.scheme != "http" or not parsed.hostname:
             raise ProxyError("upstream must be an http:// URL, not %r" % upstream)
@@ -264,9 +296,14 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._kill: dict | None = None
         self._stats = {"seed": seed, "rate": rate, "requests": 0, "faults": {kind: 0 for kind in KINDS},
-                       "faults_by_operation": {}, "operations": {}, "succeeded": {}, "kills": []}
+                       "faults_by_operation": {}, "operations": {}, "succeeded": {}, "kills": [], "waits": []}
         if kill_after:
             self.arm_kill(kill_after, kill_pid)
+        # Each: {create, describe, seconds, ready: bytes, pending: bytes}; its waits go to stats.
+        self._settle = [dict(rule) for rule in settle or []]
+        for rule in self._settle:
+            if rule.get("seconds", 0) <= 0 or not rule.get("ready") or rule.get("pending") is None:
+                raise ProxyError("a settle rule needs seconds > 0, ready and pending bytes: %r" % (rule,))
 
     # lifecycle
     def start(self) -> FaultProxy:
@@ -335,7 +372,7 @@ class FaultProxy:
         with self._lock:
             seed, rate = self._stats["seed"], self._stats["rate"]
             self._stats = {"seed": seed, "rate": rate, "requests": 0, "faults": {kind: 0 for kind in KINDS},
-                           "faults_by_operation": {}, "operations": {}, "succeeded": {}, "kills": []}
+                           "faults_by_operation": {}, "operations": {}, "succeeded": {}, "kills": [], "waits": []}
         self._write_stats()
 
     # internals
@@ -379,6 +416,28 @@ class FaultProxy:
             event = {"operation": operation, "nth": kill["nth"], "pid": kill["pid"], "time": time.time()}
             self._stats["kills"].append(event)
             return event
+
+    def _settled(self, operation: str, data: bytes) -> bytes:
+        """A create's success starts its wait; a describe's answer says "pending" until it ends."""
+        now = time.monotonic()
+        with self._lock:
+            for rule in self._settle:
+                if operation == rule["create"]:
+                    self._stats["waits"].append({"create": operation, "started": now, "ready_at": now + rule["seconds"],
+                                                 "first_seen_ready": None, "pending_answers": 0})
+                elif operation == rule["describe"] and rule["ready"] in data:
+                    waits = [wait for wait in self._stats["waits"] if wait["create"] == rule["create"]]
+                    if not waits:
+                        continue
+                    if any(wait["ready_at"] > now for wait in waits):
+                        for wait in waits:
+                            if wait["ready_at"] > now:
+                                wait["pending_answers"] += 1
+                        return data.replace(rule["ready"], rule["pending"])
+                    for wait in waits:
+                        if wait["first_seen_ready"] is None:
+                            wait["first_seen_ready"] = now
+        return data
 
     def _kill_now(self, event: dict) -> None:
         if event["pid"]:
@@ -478,6 +537,8 @@ class FaultProxy:
                 if kind == "lost":
                     self._reset()
                     return
+                if proxy._settle and 200 <= status < 300 and not moto_api:
+                    data = proxy._settled(operation, data)
                 self.send_response_only(status)
                 for name, value in headers:
                     if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":

@@ -95,6 +95,8 @@ def describe_allowed(option):
         parts.append("at least %d item(s)" % option.min_items)
     if option.kind in ("list", "map") and option.max_items:
         parts.append("at most %d" % option.max_items)
+    if option.kind == "map" and option.key_choices is not None:
+        parts.append("keys: %s" % ", ".join("`%s`" % key for key in option.key_choices))
     if option.kind == "map" and option.key_pattern is not None:
         parts.append("keys match `%s`" % option.key_pattern.pattern.replace("|", "\\|"))
     if option.unique:

@@ -903,39 +903,13 @@ def apply_node_group(api_client, node_group: str, count: int, instance_type: str
                      capacity_type: str = "ON_DEMAND", labels: dict | None = None,
                      taints: list | None = None) -> list[str]:
     """Register a managed node group's Nodes as fake nodes (server-side apply, with their
-    status), and delete this group's Nodes beyond ``count``. Returns the node names."""
-    from kubernetes import client as k8s
+    status), and delete this group's Nodes beyond ``count``. Returns the node names.
+    The collection's module_utils/local_nodes.py does it, for the local_nodes module too."""
+    fake_nodes_module()  # puts the collection on sys.path
+    from ansible_collections.mlops.platform.plugins.module_utils import local_nodes
 
-    fake_nodes = fake_nodes_module()
-    version = k8s.VersionApi(api_client).get_code().git_version
-    nodes = fake_nodes.node_group_nodes(node_group, count, instance_type, zones, capacity_type,
-                                        labels, taints, kubernetes_version=version)
-    core = k8s.CoreV1Api(api_client)
-    for node in nodes:
-        name = node["metadata"]["name"]
-        try:
-            core.read_node(name)
-        except k8s.ApiException as exc:
-            if exc.status != 404:
-                raise
-            # A new Node is created with its status in the same request, as a kubelet
-            # registers itself: kwok initialises a Node it sees without capacity with its
-            # own defaults (1k CPUs), and would race a separate status write.
-            core.create_node(node, field_manager=FIELD_MANAGER)
-        body = {key: value for key, value in node.items() if key != "status"}
-        core.patch_node(name, body, field_manager=FIELD_MANAGER, force=True,
-                        _content_type="application/apply-patch+yaml")
-        status = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-                  "status": {key: node["status"][key] for key in ("capacity", "allocatable", "addresses", "nodeInfo")}}
-        core.patch_node_status(name, status, field_manager=FIELD_MANAGER, force=True,
-                               _content_type="application/apply-patch+yaml")
-    names = [node["metadata"]["name"] for node in nodes]
-    existing = core.list_node(label_selector=f"{fake_nodes.NODEGROUP_LABEL}={node_group}")
-    for node in existing.items:
-        if node.metadata.name not in names and (node.metadata.annotations or {}).get(
-                fake_nodes.KWOK_ANNOTATION) == fake_nodes.KWOK_ANNOTATION_VALUE:
-            core.delete_node(node.metadata.name)
-    return names
+    return local_nodes.apply_node_group(api_client, node_group, count, instance_type, zones, capacity_type,
+                                        labels, taints, field_manager=FIELD_MANAGER)["names"]
 
 
 def parse_taint(text: str) -> dict:

@@ -25,7 +25,7 @@ try:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
     from botocore.exceptions import ConnectionError as BotoCoreConnectionError
-    from botocore.exceptions import HTTPClientError, IncompleteReadError
+    from botocore.exceptions import HTTPClientError, IncompleteReadError, WaiterError
     from botocore.parsers import ResponseParserError
     _CONNECTION_ERRORS = (BotoCoreConnectionError, HTTPClientError, IncompleteReadError)
 except ImportError:
@@ -386,6 +386,28 @@ def write_once(call, done_codes, settling_codes=(), sleep=time.sleep):
     """A write that AWS refuses with one of ``done_codes`` once it has taken effect
     (see :func:`create_once`); returns the answer, or None when it had taken effect."""
     return create_once(call, lambda: None, done_codes=done_codes, settling_codes=settling_codes, sleep=sleep)[0]
+
+
+WAIT_ATTEMPTS = 5
+
+
+def wait_until(waiter, sleep=time.sleep, **params):
+    """``waiter.wait(**params)`` for a botocore waiter, which gives up at the first throttling,
+    server error or broken connection of any poll: such an end says nothing of the resource,
+    so the wait is started again (at most WAIT_ATTEMPTS times, with backoff). Any other end
+    (a failure state, the attempts exhausted) raises WaiterError for the caller to report."""
+    for attempt in range(WAIT_ATTEMPTS):
+        try:
+            return waiter.wait(**params)
+        except WaiterError as exc:
+            code = ((exc.last_response or {}).get("Error") or {}).get("Code")
+            if code not in THROTTLING_CODES | SERVER_ERROR_CODES or attempt == WAIT_ATTEMPTS - 1:
+                raise
+        except _CONNECTION_ERRORS:
+            if attempt == WAIT_ATTEMPTS - 1:
+                raise
+        sleep(_backoff(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def client_token():

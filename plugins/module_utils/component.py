@@ -56,6 +56,16 @@ def validate_config(module, component, extra_checks=None):
     return config
 
 
+class ConfigProblems(Exception):
+    """Problems found after a read (the live state refuses the configuration), reported like
+    the configuration's own: each a ConfigError with its dotted path. Raised anywhere in a
+    module's converge, caught once in ``main()`` and given to :func:`fail_config`."""
+
+    def __init__(self, errors):
+        super(ConfigProblems, self).__init__("configuration problems")
+        self.errors = errors
+
+
 def fail_config(module, errors):
     """Fail the module with every problem (:class:`ConfigError`), each on its own line."""
     errors = sorted(errors, key=lambda error: error.path)

@@ -19,9 +19,14 @@ import os
 
 from ansible_collections.mlops.platform.plugins.module_utils import database
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.instance_types import INSTANCE_TYPES
+from ansible_collections.mlops.platform.plugins.module_utils.instance_types import gpu_instance_types
 from ansible_collections.mlops.platform.plugins.module_utils.network import REGION_AZ_COUNT
 from ansible_collections.mlops.platform.plugins.module_utils import organization
 from ansible_collections.mlops.platform.plugins.module_utils.organization import GUARDRAILS
+from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import DEFAULT_KIND
+from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IDENTITIES
+from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IDENTITY_KINDS
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import (
     ConfigError,
     Option,
@@ -52,8 +57,14 @@ VERSIONS = {
     "postgres": "17.6",
 }
 
-# EKS versions in standard or extended support at the time of writing (UPSTREAM.md §10).
-SUPPORTED_KUBERNETES_VERSIONS = ["1.33", "1.34", "1.35", "1.36"]
+# The Kubernetes minors EKS offers in standard support, with the day each leaves it
+# (UPSTREAM.md §10; AWS's calendar, authoritative at run time: eks:DescribeClusterVersions).
+# The one table of them: validation, the eks module's warning and docs read it.
+EKS_STANDARD_SUPPORT = {
+    "1.35": "2027-03-27",
+    "1.36": "2027-08-02",
+}
+SUPPORTED_KUBERNETES_VERSIONS = sorted(EKS_STANDARD_SUPPORT, key=lambda version: tuple(map(int, version.split("."))))
 
 GATEWAY_ENDPOINTS = ["s3", "dynamodb"]
 INTERFACE_ENDPOINTS = [
@@ -90,6 +101,7 @@ CPU_AMI_TYPES = [
     "BOTTLEROCKET_x86_64",
     "BOTTLEROCKET_ARM_64",
 ]
+EKS_ADDONS = ["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"]
 
 KUBERNETES_COMPONENTS = {
     "mlops_infrastructure": ["gpu_nodes"],
@@ -176,9 +188,49 @@ def check_transitions(transitions):
 def check_node_group_sizes(group):
     """min_size <= desired_size <= max_size."""
     low, high, desired = group.get("min_size"), group.get("max_size"), group.get("desired_size")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and low > high:
+        return "needs min_size <= max_size, got %d > %d" % (low, high)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, desired)):
         if not low <= desired <= high:
             return "needs min_size <= desired_size <= max_size, got %d <= %d <= %d" % (low, desired, high)
+    return None
+
+
+def check_node_group(group):
+    """Sizes in range; an AMI type that matches every instance type (NVIDIA for GPUs, x86_64); one GPU count."""
+    # A GPU (NVIDIA) AMI on an instance without NVIDIA GPUs, or a standard AMI on a GPU
+    # instance (no driver: the GPUs would be invisible), or an Arm AMI on an x86 instance,
+    # is refused; so are GPU types of different GPU counts in one group (the scheduler and
+    # the vLLM fit check see one shape per group). Every type in the table is x86_64.
+    problem = check_node_group_sizes(group)
+    if problem:
+        return problem
+    ami_type = group.get("ami_type")
+    types = group.get("instance_types")
+    if not isinstance(ami_type, str) or not isinstance(types, list):
+        return None
+    rows = []
+    for name in types:
+        if not isinstance(name, str):
+            return None  # the element's own error is reported already
+        if name not in INSTANCE_TYPES:
+            if "NVIDIA" in ami_type:
+                return "names the instance type %s, which the instance-type table does not describe; GPU node " \
+                       "groups need one of: %s" % (name, ", ".join(gpu_instance_types()))
+            continue
+        rows.append(INSTANCE_TYPES[name])
+    for row in rows:
+        if "_ARM_64" in ami_type:
+            return "uses the Arm AMI type %s on %s, an x86_64 instance type" % (ami_type, row.name)
+        if "NVIDIA" in ami_type and not row.gpus:
+            return "uses the GPU AMI type %s on %s, which has no NVIDIA GPU" % (ami_type, row.name)
+        if "NVIDIA" not in ami_type and row.gpus:
+            return "uses the AMI type %s, which has no NVIDIA driver, on the GPU instance type %s; use one of %s" \
+                   % (ami_type, row.name, ", ".join(GPU_AMI_TYPES))
+    counts = sorted(set(row.gpus for row in rows if row.gpus))
+    if len(counts) > 1:
+        return "mixes instance types with different GPU counts (%s); use one GPU count per node group" \
+               % ", ".join("%s: %d" % (row.name, row.gpus) for row in rows)
     return None
 
 
@@ -244,6 +296,7 @@ def _component(description, config_options, enabled=False):
 
 
 _DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
 _IAM_ARN = r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$"
 _OU_PATH = r"^[\w+=,.@ -]{1,128}(/[\w+=,.@ -]{1,128})*$"
@@ -378,42 +431,85 @@ NETWORK = _component(
     },
 )
 
-_SYSTEM_NODE_GROUP = _dict("The CPU node group for system and platform workloads.", {
-    "instance_types": _list("EC2 instance types.", _str("An instance type.", pattern=_INSTANCE_TYPE, nullable=False),
-                            default=["m6i.large"], min_items=1),
-    "ami_type": _str("EKS AMI type.", "AL2023_x86_64_STANDARD", choices=CPU_AMI_TYPES),
-    "capacity_type": _str("On-demand or spot capacity.", "ON_DEMAND", choices=["ON_DEMAND", "SPOT"]),
-    "min_size": _int("Minimum number of nodes.", 2, minimum=0, maximum=450),
-    "max_size": _int("Maximum number of nodes.", 4, minimum=1, maximum=450),
-    "desired_size": _int("Nodes at creation; later changes by an autoscaler are kept.", 2, minimum=0,
-                         maximum=450),
-    "disk_size_gib": _int("Root volume size in GiB.", 50, minimum=20, maximum=16384),
-}, check=check_node_group_sizes)
+_TAINT_EFFECTS = ["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+_LABEL_KEY = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+_NODE_LABEL_VALUE = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+_GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+
+
+def _node_group(description, gpu):
+    """The options of a managed node group; GPU groups default to NVIDIA AMIs and the GPU taint."""
+    return _dict(description, {
+        "instance_types": _list("EC2 instance types%s." % (" (all with the same GPU count)" if gpu else ""),
+                                _str("An instance type.", pattern=_INSTANCE_TYPE, nullable=False),
+                                default=["g5.xlarge"] if gpu else ["m6i.large"], min_items=1, unique=True),
+        "ami_type": _str("EKS AMI type; it must match the instance types (NVIDIA for GPUs, x86_64 or Arm).",
+                         "AL2023_x86_64_NVIDIA" if gpu else "AL2023_x86_64_STANDARD",
+                         choices=GPU_AMI_TYPES + CPU_AMI_TYPES),
+        "capacity_type": _str("On-demand or spot capacity.", "ON_DEMAND", choices=["ON_DEMAND", "SPOT"]),
+        "min_size": _int("Minimum number of nodes.", 0 if gpu else 2, minimum=0, maximum=1000),
+        "max_size": _int("Maximum number of nodes.", 2 if gpu else 4, minimum=1, maximum=1000),
+        "desired_size": _int("Nodes at creation. Later runs keep what an autoscaler set, unless "
+                             "`enforce_desired_size` is true.", 0 if gpu else 2, minimum=0, maximum=1000),
+        "enforce_desired_size": _bool("Reset the desired size to `desired_size` on every run.", False),
+        "disk_size_gib": _int("Root volume size in GiB%s." % (" (model weights are cached here)" if gpu else ""),
+                              200 if gpu else 50, minimum=20, maximum=16384),
+        # EKS takes node group label values of 1 to 63 characters (an empty one is refused).
+        "labels": Option("map", "Extra Kubernetes node labels.", default={}, key_pattern=_LABEL_KEY,
+                         values=_str("A label value.", nullable=False, pattern=_NODE_LABEL_VALUE)),
+        "taints": _list("Kubernetes taints of the nodes.", _dict("A taint.", {
+            "key": _str("Taint key.", required=True, pattern=_LABEL_KEY),
+            "value": _str("Taint value.", "", nullable=False, pattern=_LABEL_VALUE),
+            "effect": _str("Taint effect.", "NO_SCHEDULE", choices=_TAINT_EFFECTS),
+        }), default=[_GPU_TAINT] if gpu else [], max_items=50),
+        "max_unavailable_percentage": _int("Nodes replaced at once during an update, in percent.", 33,
+                                           minimum=1, maximum=100),
+    }, check=check_node_group)
+
+
+_SYSTEM_NODE_GROUP = _node_group("The CPU node group for system and platform workloads.", gpu=False)
+
+_WORKLOAD_IDENTITY = _dict(
+    "How pods get AWS credentials: IRSA or EKS Pod Identity, per workload (docs/components/workload_identity.md).",
+    {
+        "kind": _str("The default kind for every workload.", DEFAULT_KIND, choices=IDENTITY_KINDS),
+        "workloads": Option(
+            "map", "Per workload: its kind and, when it must differ, its namespace and service account.",
+            default={}, key_choices=sorted(IDENTITIES),
+            values=_dict("One workload's identity.", {
+                "kind": _str("IRSA or EKS Pod Identity; null uses `kind` above.", choices=IDENTITY_KINDS),
+                "namespace": _str("Namespace of the workload's service account; null uses the default.",
+                                  pattern=_DNS_LABEL),
+                "service_account": _str("The service account; null uses the default.", pattern=_DNS_SUBDOMAIN),
+            })),
+    })
 
 EKS = _component(
-    "EKS cluster with its KMS key, logging, access entries, managed add-ons and OIDC provider.",
+    "EKS cluster with its KMS key, logging, access entries, managed add-ons, OIDC provider and system nodes.",
     {
-        "kubernetes_version": _str("Kubernetes version of the cluster.", VERSIONS["kubernetes"],
+        "kubernetes_version": _str("Kubernetes minor of the cluster; raising it by one upgrades the control plane, "
+                                   "then the add-ons, then the node groups.", VERSIONS["kubernetes"],
                                    choices=SUPPORTED_KUBERNETES_VERSIONS),
-        "endpoint_public_access": _bool("Expose the API server endpoint publicly.", True),
+        "endpoint_public_access": _bool("Expose the API server endpoint publicly (to public_access_cidrs).", False),
         "endpoint_private_access": _bool("Expose the API server endpoint inside the VPC.", True),
         "public_access_cidrs": _list("CIDRs allowed to reach the public endpoint.",
                                      _str("A CIDR.", check=check_cidr, nullable=False),
                                      default=["0.0.0.0/0"], min_items=1, max_items=40),
-        "authentication_mode": _str("Cluster access: access entries only, or with the aws-auth ConfigMap.",
-                                    "API", choices=["API", "API_AND_CONFIG_MAP"]),
-        "secrets_encryption": _bool("Encrypt Kubernetes secrets with a customer KMS key.", True),
+        "secrets_encryption": _bool("Encrypt Kubernetes secrets with the cluster's own KMS key (cannot be "
+                                    "turned off once on).", True),
         "logging": _list("Control plane log types sent to CloudWatch.",
                          _str("A log type.", choices=["api", "audit", "authenticator", "controllerManager",
                                                       "scheduler"], nullable=False),
                          default=["api", "audit", "authenticator"], unique=True),
-        "admin_principal_arns": _list("IAM principals given cluster-admin access entries.",
-                                      _str("An IAM ARN.", pattern=_IAM_ARN, nullable=False), unique=True),
-        "addons": _list("EKS managed add-ons.",
-                        _str("An add-on.", choices=["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent",
-                                                    "aws-ebs-csi-driver"], nullable=False),
-                        default=["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"], unique=True),
+        "admin_principal_arns": _list("IAM principals given cluster-admin access entries (the role the run "
+                                      "uses gets one too).",
+                                      _str("An IAM role or user ARN.", pattern=_IAM_ARN, nullable=False), unique=True),
+        "addons": _list("EKS managed add-ons, at the default version EKS gives the cluster's Kubernetes version.",
+                        _str("An add-on.", choices=EKS_ADDONS, nullable=False),
+                        default=EKS_ADDONS, unique=True),
         "system_node_group": _SYSTEM_NODE_GROUP,
+        "workload_identity": _WORKLOAD_IDENTITY,
     },
 )
 
@@ -422,22 +518,10 @@ GPU_NODES = _component(
     {
         "node_groups": Option(
             "map", "GPU node groups by name.", default={}, key_pattern=r"^[a-z][a-z0-9-]{0,38}$",
-            values=_dict("A GPU node group.", {
-                "instance_types": _list("GPU instance types (all with the same GPU count).",
-                                        _str("An instance type.", pattern=_INSTANCE_TYPE, nullable=False),
-                                        default=["g5.xlarge"], min_items=1),
-                "ami_type": _str("EKS GPU AMI type.", "AL2023_x86_64_NVIDIA", choices=GPU_AMI_TYPES),
-                "capacity_type": _str("On-demand or spot capacity.", "ON_DEMAND", choices=["ON_DEMAND", "SPOT"]),
-                "min_size": _int("Minimum number of nodes.", 0, minimum=0, maximum=450),
-                "max_size": _int("Maximum number of nodes.", 2, minimum=1, maximum=450),
-                "desired_size": _int("Nodes at creation; later changes by an autoscaler are kept.", 0,
-                                     minimum=0, maximum=450),
-                "disk_size_gib": _int("Root volume size in GiB (model weights are cached here).", 200,
-                                      minimum=20, maximum=16384),
-                "labels": Option("map", "Extra Kubernetes node labels.", default={},
-                                 values=_str("A label value.", nullable=False, default="")),
-                "taint": _bool("Taint the nodes `nvidia.com/gpu=true:NoSchedule`.", True),
-            }, check=check_node_group_sizes)),
+            values=_node_group("A GPU node group (labelled nvidia.com/gpu.present=true and "
+                               "mlops.platform/workload=<workload>).", gpu=True)),
+        "workload": _str("Value of the mlops.platform/workload label on every GPU node.", "gpu",
+                         pattern=_LABEL_VALUE),
     },
 )
 
@@ -852,6 +936,23 @@ def _rule_subnets(view, errors):
             seen.append((path, subnet))
 
 
+def _rule_pod_identity(view, errors):
+    """A workload on EKS Pod Identity needs the eks-pod-identity-agent add-on."""
+    base = "mlops_infrastructure.eks.config"
+    try:
+        if not view.enabled("mlops_infrastructure", "eks"):
+            return
+        identity = view.get(base + ".workload_identity")
+        addons = view.get(base + ".addons")
+    except _Skip:
+        return
+    users = sorted(name for name in IDENTITIES
+                   if ((identity["workloads"].get(name) or {}).get("kind") or identity["kind"]) == "pod_identity")
+    if users and "eks-pod-identity-agent" not in addons:
+        errors.append(ConfigError(base + ".addons", "lacks eks-pod-identity-agent, which EKS Pod Identity needs "
+                                                    "(workload_identity gives it to %s)" % ", ".join(users)))
+
+
 def _rule_compute(view, errors):
     """vLLM models name existing GPU node groups; database storage fits its type's minimum and ceiling."""
     try:
@@ -919,7 +1020,7 @@ def _rule_names(view, errors):
         errors.append(ConfigError(prefix_path, problem))
 
 
-RULES = [_rule_needs, _rule_databases, _rule_lake_zones, _rule_availability_zones, _rule_subnets, _rule_compute,
+RULES = [_rule_needs, _rule_pod_identity, _rule_databases, _rule_lake_zones, _rule_availability_zones, _rule_subnets, _rule_compute,
          _rule_organization, _rule_names]
 
 

@@ -46,7 +46,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, create_once, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, managed_tags
 
 
@@ -206,7 +206,7 @@ class ComponentRoles:
                                           foreign=lambda: RoleNotOwnedError(name))
             arn = (response or found)["Arn"]
             # IAM is eventually consistent: the new role may not be found yet by the calls below.
-            self.iam.get_waiter("role_exists").wait(RoleName=name)
+            wait_until(getattr(self.iam, "client", self.iam).get_waiter("role_exists"), RoleName=name)
             for policy in sorted(policies):
                 self.iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(policies[policy]),
                                          aws_retry=True)

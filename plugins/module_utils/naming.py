@@ -13,6 +13,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import wanted_identities
+
 # A twelve-digit stand-in for the account id, which is unknown until the organization
 # component has run; the length is what matters for the limits below.
 _ACCOUNT_ID_PLACEHOLDER = "123456789012"
@@ -25,6 +27,20 @@ def name_prefix(environment):
 
 def cluster_name(prefix):
     return prefix
+
+
+def eks_role_names(prefix):
+    """The IAM roles of the cluster and of its managed nodes."""
+    return {"cluster_role": "%s-eks-cluster" % prefix, "node_role": "%s-eks-node" % prefix}
+
+
+def system_node_group_name(prefix):
+    return "%s-system" % prefix
+
+
+def gpu_node_group_name(prefix, key):
+    """``<prefix>-gpu-<key>``: the EKS name of the GPU node group ``key`` of config.node_groups."""
+    return "%s-gpu-%s" % (prefix, key)
 
 
 def db_instance_identifier(prefix):
@@ -45,6 +61,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]$")
 _EKS_CLUSTER = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
 _IAM_ROLE = re.compile(r"^[\w+=,.@-]+$")
+_NODE_GROUP = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]*$")
 
 
 def derived_names(config):
@@ -55,6 +72,14 @@ def derived_names(config):
 
     if infrastructure["eks"]["enabled"]:
         yield "the EKS cluster name", cluster_name(prefix), 100, _EKS_CLUSTER
+        for role in sorted(eks_role_names(prefix).values()):
+            yield "an IAM role name", role, 64, _IAM_ROLE
+        yield "a node group name", system_node_group_name(prefix), 63, _NODE_GROUP
+        for identity in wanted_identities(lambda group, component: config[group][component]["enabled"]):
+            yield "an IAM role name", component_role_name(prefix, identity), 64, _IAM_ROLE
+    if infrastructure["gpu_nodes"]["enabled"]:
+        for key in sorted(infrastructure["gpu_nodes"]["config"]["node_groups"]):
+            yield "a node group name", gpu_node_group_name(prefix, key), 63, _NODE_GROUP
     if infrastructure["database"]["enabled"]:
         yield "the RDS instance identifier", db_instance_identifier(prefix), 63, _DB_IDENTIFIER
     lake = infrastructure["data_lake"]
@@ -62,10 +87,6 @@ def derived_names(config):
         zones = lake["config"]["zones"] if lake["config"]["layout"] == "bucket_per_zone" else [None]
         for zone in zones:
             yield "an S3 bucket name", lake_bucket_name(prefix, _ACCOUNT_ID_PLACEHOLDER, zone), 63, _BUCKET
-    for group in ("mlops_ml_platform", "mlops_pipelines", "mlops_serving"):
-        for component, toggle in config[group].items():
-            if toggle["enabled"]:
-                yield "an IAM role name", component_role_name(prefix, component), 64, _IAM_ROLE
 
 
 def check_names(config):

@@ -194,6 +194,7 @@ class Option:
         options=None,
         values=None,
         key_pattern=None,
+        key_choices=None,
         nullable=None,
         required=False,
         check=None,
@@ -216,6 +217,7 @@ class Option:
         self.options = options or {}
         self.values = values
         self.key_pattern = re.compile(key_pattern) if key_pattern else None
+        self.key_choices = key_choices
         # Unless told, an optional key without a default may be null ("not set").
         if nullable is None:
             nullable = default is None and not required and kind in ("str", "int", "float")
@@ -386,6 +388,9 @@ class Option:
                 errors.append(
                     ConfigError(item_path, "is not a valid name (must match %s)" % self.key_pattern.pattern)
                 )
+                continue
+            if self.key_choices is not None and key not in self.key_choices:
+                errors.append(ConfigError(item_path, "is not one of the known names: %s" % ", ".join(self.key_choices)))
                 continue
             if self.values is None:
                 result[key] = item

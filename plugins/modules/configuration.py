@@ -132,6 +132,20 @@ ansible_facts:
       type: list
       elements: dict
       returned: success
+    mlops_workload_identities:
+      description: Same as RV(workload_identities).
+      type: list
+      elements: str
+      returned: success
+workload_identities:
+  description:
+    - The platform workloads that get an AWS identity of their own (IRSA or EKS Pod Identity) from the
+      C(workload_identity) role, by the components enabled; empty without the EKS cluster. The EBS CSI
+      driver's identity is the C(eks) component's own and is not listed.
+  returned: success
+  type: list
+  elements: str
+  sample: [external_secrets, mlflow]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -142,6 +156,18 @@ from ansible_collections.mlops.platform.plugins.module_utils.config_schema impor
     format_errors,
     validate,
 )
+from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import wanted_identities
+
+# Made by the eks component itself: its add-on needs the role when it is created.
+EKS_OWN_IDENTITIES = ("ebs_csi_driver",)
+
+
+def workload_identities(config):
+    """The identities of the ``workload_identity`` role for a validated configuration."""
+    if not config["mlops_infrastructure"]["eks"]["enabled"]:
+        return []
+    return [name for name in wanted_identities(lambda group, component: config[group][component]["enabled"])
+            if name not in EKS_OWN_IDENTITIES]
 
 
 def main():
@@ -162,11 +188,14 @@ def main():
             errors=[error.as_dict() for error in sorted(errors, key=lambda error: error.path)],
         )
 
+    identities = workload_identities(config)
     module.exit_json(
         changed=False,
         config=config,
         components=components(config),
-        ansible_facts={"mlops_config": config, "mlops_components": components(config)},
+        workload_identities=identities,
+        ansible_facts={"mlops_config": config, "mlops_components": components(config),
+                       "mlops_workload_identities": identities},
     )
 
 

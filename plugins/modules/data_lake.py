@@ -208,7 +208,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, create_once, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     component_argument_spec,
     managed_tags,
@@ -419,7 +419,7 @@ class DataLake:
                         foreign=lambda: AWSResourceError("name_prefix", "the bucket name %s is taken by another AWS "
                                                          "account (bucket names are global); choose another name "
                                                          "prefix" % name))
-            getattr(s3, "client", s3).get_waiter("bucket_exists").wait(Bucket=name)
+            wait_until(getattr(s3, "client", s3).get_waiter("bucket_exists"), Bucket=name)
         # Closed and owner-enforced first, encrypted and versioned next, then the policy and the
         # rest: the bucket is never open, and objects are only written once it is all in place.
         if "public_access_block" in writes:

@@ -279,8 +279,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import write_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until, write_once
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
+from ansible_collections.mlops.platform.plugins.module_utils.component import ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
 from ansible_collections.mlops.platform.plugins.module_utils.component import fail_config
 from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned
@@ -296,14 +297,6 @@ NEW_GROUP_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
 
 # Statuses in which the instance will not become available without someone acting.
 STOPPED_STATUSES = ("stopped", "stopping")
-
-
-class ConfigProblems(Exception):
-    """Problems found after a read, reported like the configuration's, with their paths."""
-
-    def __init__(self, errors):
-        super(ConfigProblems, self).__init__("configuration problems")
-        self.errors = errors
 
 
 class Database:
@@ -663,7 +656,7 @@ class Database:
                                                                    // db.USABLE_WAIT_DELAY)))
         waiter = core_waiter.create_waiter_with_client("DBInstanceUsable", model, getattr(self.rds, "client", self.rds))
         try:
-            waiter.wait(DBInstanceIdentifier=self.names["instance"])
+            wait_until(waiter, DBInstanceIdentifier=self.names["instance"])
         except botocore.exceptions.WaiterError as exc:
             last = [instance.get("DBInstanceStatus") for instance in (exc.last_response or {}).get("DBInstances", [])]
             if any(status in db.STUCK_STATUSES for status in last):

@@ -223,7 +223,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import network as n
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, client_token, create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
-from ansible_collections.mlops.platform.plugins.module_utils.aws import write_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until, write_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     COMPONENT_TAG,
     ENVIRONMENT_TAG,
@@ -704,8 +704,8 @@ class Network:
         route to the internet gateway) is then reported instead of a timeout."""
         timeout = self.module.params["wait_timeout"]
         try:
-            getattr(self.ec2, "client", self.ec2).get_waiter(waiter).wait(
-                NatGatewayIds=sorted(ids),
+            wait_until(
+                getattr(self.ec2, "client", self.ec2).get_waiter(waiter), NatGatewayIds=sorted(ids),
                 WaiterConfig={"Delay": _NAT_WAIT_DELAY, "MaxAttempts": max(1, timeout // _NAT_WAIT_DELAY)})
         except botocore.exceptions.WaiterError as exc:
             nats = self.ec2.describe_nat_gateways(NatGatewayIds=sorted(ids), aws_retry=True)["NatGateways"]

@@ -65,6 +65,19 @@ def run_playbook(port, *args, env=None):
     return Run(process)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_kubeconfig(control_plane):
+    """Every converge of the local inventory registers its node groups' nodes in the session's
+    control plane (the inventory reads MLOPS_LOCAL_KUBECONFIG), as `make demo` does in .local/."""
+    previous = os.environ.get("MLOPS_LOCAL_KUBECONFIG")
+    os.environ["MLOPS_LOCAL_KUBECONFIG"] = str(control_plane.kubeconfig)
+    yield control_plane.kubeconfig
+    if previous is None:
+        os.environ.pop("MLOPS_LOCAL_KUBECONFIG", None)
+    else:
+        os.environ["MLOPS_LOCAL_KUBECONFIG"] = previous
+
+
 @contextlib.contextmanager
 def started_stand_in(state):
     """A moto server on a free port with its state in ``state``; stopped on exit."""

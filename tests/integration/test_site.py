@@ -140,6 +140,53 @@ def test_foundation_is_visible_in_the_member_account(converged, stand_in, output
     assert network["vpc_id"] not in {v["VpcId"] for v in aws("ec2", stand_in).describe_vpcs()["Vpcs"]}
 
 
+def test_cluster_nodes_and_identities_are_made_in_the_member_account(converged, stand_in, outputs, kube_client):
+    """The done-means of the EKS issue: a cluster with secrets encryption, a CPU and a GPU node
+    group (NVIDIA AMI, GPU taint), the OIDC provider and the component roles in the
+    environment's account, and the node groups' nodes in the local control plane."""
+    from kubernetes import client as k8s
+
+    client = member_clients(stand_in, outputs)
+    eks_out, gpu_out, identities = outputs["eks"], outputs["gpu_nodes"], outputs["workload_identity"]
+    eks = client("eks")
+    cluster = eks.describe_cluster(name=eks_out["cluster_name"])["cluster"]
+    assert cluster["encryptionConfig"][0]["provider"]["keyArn"] == eks_out["kms_key_arn"]
+    assert sorted(cluster["resourcesVpcConfig"]["subnetIds"]) == sorted(outputs["network"]["private_subnet_ids"])
+    assert not cluster["resourcesVpcConfig"]["endpointPublicAccess"]
+    system = eks.describe_nodegroup(clusterName=cluster["name"], nodegroupName="mlops-local-system")["nodegroup"]
+    assert system["instanceTypes"] == ["t3.large"] and system["amiType"] == "AL2023_x86_64_STANDARD"
+    gpu = eks.describe_nodegroup(clusterName=cluster["name"], nodegroupName=gpu_out["node_groups"]["gpu"]["name"])
+    gpu = gpu["nodegroup"]
+    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA" and gpu["capacityType"] == "SPOT"
+    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    assert gpu["labels"]["nvidia.com/gpu.present"] == "true"
+
+    iam = client("iam")
+    provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=eks_out["oidc_provider_arn"])
+    assert provider["ClientIDList"] == ["sts.amazonaws.com"]
+    assert sorted(identities) == ["external_secrets", "feast", "kserve", "kubeflow", "mlflow", "vllm"]
+    for name, identity in identities.items():
+        role = iam.get_role(RoleName=identity["role_name"])["Role"]
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Federated": eks_out["oidc_provider_arn"]}, name
+        assert list(statement["Condition"]["StringEquals"].values())[0] == "system:serviceaccount:%s:%s" % (
+            identity["namespace"], identity["service_account"]), name
+        assert identity["pod_annotations"] == {"eks.amazonaws.com/role-arn": role["Arn"]}, name
+    assert iam.get_role(RoleName="mlops-local-ebs-csi-driver")["Role"]["Arn"] == eks_out["ebs_csi_identity"]["role_arn"]
+
+    selector = "eks.amazonaws.com/nodegroup in (mlops-local-system,mlops-local-gpu-gpu)"
+    nodes = k8s.CoreV1Api(kube_client).list_node(label_selector=selector).items
+    by_group = {}
+    for node in nodes:
+        by_group.setdefault(node.metadata.labels["eks.amazonaws.com/nodegroup"], []).append(node)
+    assert len(by_group["mlops-local-system"]) == system["scalingConfig"]["desiredSize"]
+    (gpu_node,) = by_group["mlops-local-gpu-gpu"]
+    assert [(taint.key, taint.value, taint.effect) for taint in gpu_node.spec.taints
+            if not taint.key.startswith("node.kubernetes.io/")] == [
+        ("nvidia.com/gpu", "true", "NoSchedule")]
+    assert gpu_node.status.allocatable["nvidia.com/gpu"] == "1"
+
+
 def changed_tasks(run):
     """Names of the tasks that reported a change, in order."""
     tasks, current = [], None

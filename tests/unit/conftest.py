@@ -9,6 +9,8 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 
+import collections  # noqa: E402
+import copy  # noqa: E402
 import json  # noqa: E402
 
 import botocore.client  # noqa: E402
@@ -32,6 +34,27 @@ def aws(monkeypatch, tmp_path):
         yield
 
 
+# The AWS managed policies the collection attaches. moto knows them only when told to load
+# its whole copy of them (as the local stand-in does), which costs seconds per test: the
+# tests load these few, with moto's own data for them.
+ATTACHED_MANAGED_POLICIES = (
+    "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
+    "AmazonEKS_CNI_Policy", "AmazonEBSCSIDriverPolicy",
+)
+
+
+@pytest.fixture
+def managed_policies(monkeypatch):
+    """IAM in moto knows the AWS managed policies the collection attaches (use before ``aws``)."""
+    import moto.iam.models
+
+    everything = json.loads(moto.iam.models.aws_managed_policies_data)
+    wanted = {name: data for name, data in everything.items() if name.rsplit("/", 1)[-1] in ATTACHED_MANAGED_POLICIES}
+    assert len(wanted) == len(ATTACHED_MANAGED_POLICIES), sorted(wanted)
+    monkeypatch.setattr(moto.iam.models, "aws_managed_policies_data", json.dumps(wanted))
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+
 @pytest.fixture
 def api_calls(monkeypatch):
     """Every AWS API call made by any boto3 client, as (operation name, response or error)."""
@@ -49,6 +72,50 @@ def api_calls(monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     return calls
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every request's parameters by operation, as botocore sends them."""
+    params = collections.defaultdict(list)
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation, api_params):
+        params[operation].append(copy.deepcopy(api_params))
+        return make_api_call(client, operation, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    return params
+
+
+@pytest.fixture
+def lose_answers(monkeypatch):
+    """Make moto apply the first call of each named operation, then lose its answer (the
+    connection closes before the response arrives): ``lost = lose_answers("CreateVpc", ...)``."""
+    from botocore.exceptions import ConnectionClosedError
+
+    from ansible_collections.mlops.platform.plugins.module_utils import aws
+
+    make_api_call = botocore.client.BaseClient._make_api_call
+    pending = set()
+    lost = []
+
+    def lossy(client, operation, params):
+        response = make_api_call(client, operation, params)
+        if operation in pending:
+            pending.discard(operation)
+            lost.append(operation)
+            raise ConnectionClosedError(endpoint_url=client.meta.endpoint_url)
+        return response
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", lossy)
+    monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
+
+    def arm(*operations):
+        pending.update(operations)
+        return lost
+
+    return arm
 
 
 def writes(calls):
@@ -69,6 +136,11 @@ def run_module(capsys, main, args):
             main()
     stdout = capsys.readouterr().out
     return exit_info.value.code, json.loads(stdout)
+
+
+def warnings(result):
+    """The warning messages of a result (ansible-core 2.19 returns them as WarningSummary dicts)."""
+    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
 
 def component_config(component, **overrides):

@@ -255,3 +255,53 @@ def test_command_line_errors_are_one_line(tmp_path):
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "upstream must be an http:// URL" in result.stderr
+
+
+def test_eks_operations_are_named_as_botocore_names_them(upstream):
+    with FaultProxy(upstream.url) as proxy:
+        eks = client("eks", proxy.url)
+        eks.describe_cluster(name="c")
+        eks.create_nodegroup(clusterName="c", nodegroupName="g", subnets=["s"], nodeRole="arn:aws:iam::1:role/r")
+        eks.describe_nodegroup(clusterName="c", nodegroupName="g")
+        eks.list_addons(clusterName="c")
+        stats = proxy.stats()
+    assert stats["succeeded"] == {"eks:DescribeCluster": 1, "eks:CreateNodegroup": 1, "eks:DescribeNodegroup": 1,
+                                  "eks:GET /clusters/c/addons": 1}
+
+
+class Settling(Upstream):
+    """An upstream whose describe answer always says the resource is ready."""
+
+    def __init__(self):
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+
+        def ready(request):
+            length = int(request.headers.get("Content-Length") or 0)
+            if length:
+                request.rfile.read(length)
+            answer = b'{"cluster": {"name": "c", "status": "ACTIVE"}}'
+            request.send_response(200)
+            request.send_header("Content-Length", str(len(answer)))
+            request.end_headers()
+            request.wfile.write(answer)
+
+        handler.do_GET = handler.do_POST = ready
+
+
+def test_settle_answers_creating_until_the_wait_is_over_and_records_it():
+    rule = {"create": "eks:CreateCluster", "describe": "eks:DescribeCluster", "seconds": 0.6,
+            "ready": b'"status": "ACTIVE"', "pending": b'"status": "CREATING"'}
+    with Settling() as upstream, FaultProxy(upstream.url, settle=[rule]) as proxy:
+        eks = client("eks", proxy.url)
+        assert eks.describe_cluster(name="c")["cluster"]["status"] == "ACTIVE"  # no create yet: untouched
+        eks.create_cluster(name="c", roleArn="arn:aws:iam::1:role/r", resourcesVpcConfig={})
+        assert eks.describe_cluster(name="c")["cluster"]["status"] == "CREATING"
+        time.sleep(0.7)
+        assert eks.describe_cluster(name="c")["cluster"]["status"] == "ACTIVE"
+        (wait,) = proxy.stats()["waits"]
+    assert wait["create"] == "eks:CreateCluster" and wait["pending_answers"] == 1
+    assert wait["ready_at"] - wait["started"] == pytest.approx(0.6)
+    assert wait["first_seen_ready"] >= wait["ready_at"]
+    with pytest.raises(proxy_module.ProxyError):
+        FaultProxy("http://127.0.0.1:1", settle=[dict(rule, seconds=0)])

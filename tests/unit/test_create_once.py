@@ -7,7 +7,6 @@ each run ends with exactly one of the resource, as a clean run does.
 """
 
 import boto3
-import botocore.client
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
@@ -117,31 +116,6 @@ def test_the_retry_policy_knows_every_services_throttling():
 
 # --- the modules, with an answer lost after the create took effect ----------------------------
 
-@pytest.fixture
-def lose_answers(monkeypatch):
-    """Make moto apply the first call of each named operation, then lose its answer."""
-    make_api_call = botocore.client.BaseClient._make_api_call
-    pending = set()
-    lost = []
-
-    def lossy(client, operation, params):
-        response = make_api_call(client, operation, params)
-        if operation in pending:
-            pending.discard(operation)
-            lost.append(operation)
-            raise ConnectionClosedError(endpoint_url=client.meta.endpoint_url)
-        return response
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", lossy)
-    monkeypatch.setattr(aws.time, "sleep", no_sleep)
-
-    def arm(*operations):
-        pending.update(operations)
-        return lost
-
-    return arm
-
-
 NETWORK_CREATES = ("CreateVpc", "CreateSubnet", "CreateInternetGateway", "AttachInternetGateway",
                    "CreateRouteTable", "AssociateRouteTable", "CreateRoute", "AllocateAddress", "CreateNatGateway",
                    "CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "CreateVpcEndpoint", "CreateFlowLogs")
@@ -229,3 +203,47 @@ def test_the_retry_policy_rides_out_a_broken_connection_on_reads():
         return "ok"
 
     assert read() == "ok" and len(attempts) == 3
+
+
+# --- waits that a throttled poll does not end ----------------------------------------------------
+
+class Waits:
+    """A stand-in for a botocore waiter: each wait() ends as scripted (an exception, or done)."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = []
+
+    def wait(self, **params):
+        self.calls.append(params)
+        outcome = self.outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+
+def waiter_error(code):
+    from botocore.exceptions import WaiterError
+
+    return WaiterError(name="ClusterActive", reason="An error occurred (%s): no" % code,
+                       last_response={"Error": {"Code": code, "Message": "no"}})
+
+
+def test_a_wait_ended_by_throttling_or_a_broken_connection_is_started_again():
+    waits = Waits(waiter_error("Throttling"), ConnectionClosedError(endpoint_url="https://eks"), None)
+    aws.wait_until(waits, sleep=no_sleep, name="c")
+    assert waits.calls == [{"name": "c"}] * 3
+
+
+def test_a_wait_ended_by_the_resource_is_reported_at_once():
+    from botocore.exceptions import WaiterError
+
+    failed = WaiterError(name="ClusterActive", reason="Waiter encountered a terminal failure state",
+                         last_response={"cluster": {"status": "FAILED"}})
+    waits = Waits(failed, None)
+    with pytest.raises(WaiterError):
+        aws.wait_until(waits, sleep=no_sleep, name="c")
+    assert len(waits.calls) == 1
+    endless = Waits(*[waiter_error("ThrottlingException")] * aws.WAIT_ATTEMPTS)
+    with pytest.raises(WaiterError):
+        aws.wait_until(endless, sleep=no_sleep)
+    assert len(endless.calls) == aws.WAIT_ATTEMPTS
