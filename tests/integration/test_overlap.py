@@ -56,8 +56,11 @@ def test_cluster_database_and_node_group_waits_overlap(tmp_path):
     assert run.rc == 0 and run.recap["failed"] == 0, run
     kinds = sorted(wait["create"] for wait in waits)
     assert kinds == ["eks:CreateCluster", "eks:CreateNodegroup", "eks:CreateNodegroup", "rds:CreateDBInstance"], waits
-    # Every wait was really waited for: answered "creating" at least once, then seen ready.
-    assert all(wait["pending_answers"] > 0 and wait["first_seen_ready"] for wait in waits), waits
+    # Each was seen ready in the end; the cluster and the node groups had to be waited for
+    # (answered "creating" at least once). The database may never be seen creating: its
+    # wait then passed entirely while the play did other work.
+    assert all(wait["first_seen_ready"] for wait in waits), waits
+    assert all(wait["pending_answers"] > 0 for wait in waits if wait["create"].startswith("eks:")), waits
 
     intervals = [(wait["started"], wait["ready_at"]) for wait in waits]
     in_flight_sum = sum(stop - start for start, stop in intervals)
@@ -67,7 +70,9 @@ def test_cluster_database_and_node_group_waits_overlap(tmp_path):
     figures = {"test": "overlap of long waits", "settle_seconds": {"cluster": CLUSTER, "database": DATABASE,
                                                                    "node_group": NODES},
                "sum_of_waits": round(in_flight_sum, 1), "union_of_waits": round(in_flight_union, 1),
-               "play_waiting_window": round(waiting, 1), "converge_seconds": round(seconds, 1)}
+               "play_waiting_window": round(waiting, 1), "converge_seconds": round(seconds, 1),
+               "database_seen_creating": next(wait["pending_answers"] for wait in waits
+                                              if wait["create"] == "rds:CreateDBInstance")}
     FAULT_FIGURES.append(figures)
     print(figures)
 
