@@ -56,7 +56,14 @@ def upstream(port):
 def converge(port, build_dir):
     """site.yml through the proxy on ``port``; outputs.json goes to this stand-in's own build directory
     (one left by another stand-in would make the summary task report a change)."""
-    return run_playbook(port, *extra_vars({"mlops_build_dir": str(build_dir)}))
+    return run_playbook(port, *extra_vars(run_variables(build_dir)))
+
+
+def run_variables(build_dir):
+    """The faulted and killed runs' extra variables. Registering the node groups' fake nodes
+    in the local control plane is not an AWS call and has no place in an AWS fault proof: it
+    is left out (about five seconds a run)."""
+    return {"mlops_build_dir": str(build_dir), "mlops_local_kubeconfig": ""}
 
 
 def record(figures, tmp_path_factory):
@@ -267,7 +274,7 @@ def _start_playbook(port, build_dir):
     })
     return subprocess.Popen(
         ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
-         os.path.join(ROOT, "playbooks", "site.yml"), "-e", json.dumps({"mlops_build_dir": str(build_dir)})],
+         os.path.join(ROOT, "playbooks", "site.yml"), "-e", json.dumps(run_variables(build_dir))],
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
