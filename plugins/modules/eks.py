@@ -479,6 +479,10 @@ class Eks:
                        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, self.params["wait_timeout"] // delay)})
         except botocore.exceptions.WaiterError as exc:
             status = ((exc.last_response or {}).get("cluster") or {}).get("status")
+            if status in ("FAILED", "DELETING"):
+                raise AWSResourceError("name_prefix", "the EKS cluster %s is %s: it will not become ACTIVE; see its "
+                                                      "health in the EKS console, delete it, and run again"
+                                       % (self.names["cluster"], status))
             raise AWSResourceError("wait_timeout", "the EKS cluster %s did not become ACTIVE within %d seconds "
                                                    "(status %s)" % (self.names["cluster"],
                                                                     self.params["wait_timeout"], status))
