@@ -343,7 +343,8 @@ def test_no_endpoint_at_all_is_refused(subnets, api_calls, capsys):
 
 STUBBED = ("describe_addon_versions", "describe_addon", "create_addon", "update_addon", "list_access_entries",
            "describe_access_entry", "create_access_entry", "delete_access_entry", "list_associated_access_policies",
-           "associate_access_policy", "list_updates", "update_cluster_version", "list_pod_identity_associations")
+           "associate_access_policy", "list_updates", "update_cluster_version", "list_pod_identity_associations",
+           "associate_encryption_config")
 
 
 class Router:
@@ -473,6 +474,20 @@ def test_raising_the_version_upgrades_the_control_plane_then_the_addons(eks_api,
     assert result["diff"]["before"]["cluster"]["version"] == "1.35"
     assert result["diff"]["after"]["cluster"]["version"] == "1.36"
     assert result["diff"]["after"]["addons"] == {"kube-proxy": "v1.35.1-eksbuild.1"}
+
+
+def test_secrets_encryption_is_turned_on_for_a_cluster_that_has_none(eks_api, subnets, capsys):
+    owned_cluster(subnets, "1.35")  # made without encryption
+    eks_api.add_response("associate_encryption_config", {"update": {"id": "u-3", "status": "InProgress",
+                                                                    "type": "AssociateEncryptionConfig"}},
+                         {"clusterName": PREFIX, "clientRequestToken": ANY,
+                          "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": ANY}}]})
+    rc, result = run_module(capsys, module_under_test.main, dict(args_with(subnets), wait=False))
+    assert rc == 0, result.get("msg")
+    eks_api.assert_no_pending_responses()
+    assert result["diff"]["before"]["cluster"]["secrets_key_arn"] is None
+    assert result["diff"]["after"]["cluster"]["secrets_key_arn"] == result["kms_key_arn"]
+    assert result["kms_key_arn"].startswith("arn:aws:kms:")
 
 
 # --- a lost answer never makes a second cluster ----------------------------------------------
