@@ -55,6 +55,8 @@ VERSIONS = {
     "kserve": "v0.20.0",
     "vllm": "v0.28.0",
     "postgres": "17.6",
+    # Also the tag of its CRDs in module_utils/artifacts.py; its chart's version is this without the "v".
+    "external_secrets": "v2.9.0",
 }
 
 # The Kubernetes minors EKS offers in standard support, with the day each leaves it
@@ -594,6 +596,29 @@ DATABASE = _component(
     },
 )
 
+PLATFORM_BASE = _component(
+    "What every platform component stands on, converged whenever one of them is enabled: the components' "
+    "namespaces under Pod Security admission, default-deny NetworkPolicies, and External Secrets (its CRDs, a "
+    "ClusterSecretStore on Secrets Manager through its workload identity, the operator through Argo CD).",
+    {
+        "namespace": _str("Namespace of the platform's own objects.", "mlops-system", pattern=_DNS_LABEL),
+        "pod_security": _str("Pod Security Standard enforced on every namespace of the platform.", "restricted",
+                             choices=["restricted", "baseline"]),
+        "network_policies": _bool("Default-deny NetworkPolicies, plus DNS and what each component needs, in "
+                                  "every namespace of the platform.", True),
+        "secret_store_name": _str("Name of the ClusterSecretStore on AWS Secrets Manager.", "aws-secrets-manager",
+                                  pattern=_DNS_SUBDOMAIN),
+        "argocd": _dict("How upstream controllers are delivered: Argo CD Applications pinned to their releases.", {
+            "enabled": _bool("Deliver the upstream controllers (External Secrets) as Argo CD Applications to an "
+                             "Argo CD that runs in the cluster. Off: only their CRDs and our own objects are "
+                             "applied, and the controllers are installed by other means.", True),
+            "namespace": _str("Namespace Argo CD watches for Applications.", "argocd", pattern=_DNS_LABEL),
+            "project": _str("Argo CD project of the Applications.", "default", pattern=_DNS_SUBDOMAIN),
+        }),
+    },
+    enabled=True,
+)
+
 MLOPS_INFRASTRUCTURE = _dict(
     "The AWS foundation of an environment.", key_noun="component", options={
         "organization": ORGANIZATION,
@@ -602,6 +627,7 @@ MLOPS_INFRASTRUCTURE = _dict(
         "gpu_nodes": GPU_NODES,
         "data_lake": DATA_LAKE,
         "database": DATABASE,
+        "platform_base": PLATFORM_BASE,
     },
 )
 
@@ -756,6 +782,10 @@ def _rule_needs(view, errors):
         ("mlops_infrastructure", "database", "mlops_infrastructure", "network", "runs in the environment's VPC"),
         ("mlops_serving", "vllm", "mlops_infrastructure", "gpu_nodes", "serves models on GPUs"),
     ]
+    needs += [(group, component, "mlops_infrastructure", "platform_base",
+               "stands on the platform base (namespaces, policies, External Secrets)")
+              for group, components in KUBERNETES_COMPONENTS.items() if group != "mlops_infrastructure"
+              for component in components]
     for group, component, needed_group, needed, reason in needs:
         try:
             if view.enabled(group, component) and not view.enabled(needed_group, needed):
@@ -1080,6 +1110,7 @@ CONVERGE_ORDER = [
     ("mlops_infrastructure", "data_lake"),
     ("mlops_infrastructure", "database"),
     ("mlops_infrastructure", "gpu_nodes"),
+    ("mlops_infrastructure", "platform_base"),
     ("mlops_ml_platform", "mlflow"),
     ("mlops_ml_platform", "feast"),
     ("mlops_pipelines", "kubeflow"),
@@ -1088,9 +1119,18 @@ CONVERGE_ORDER = [
 ]
 
 
+def platform_base_enabled(config):
+    """The platform base is converged whenever it is enabled and a platform component is."""
+    return config["mlops_infrastructure"]["platform_base"]["enabled"] and any(
+        config[group][component]["enabled"] for group, names in KUBERNETES_COMPONENTS.items()
+        if group != "mlops_infrastructure" for component in names)
+
+
 def components(config):
-    """Every component of a validated configuration, in converge order."""
-    return [{"name": name, "group": group, "enabled": config[group][name]["enabled"]}
+    """Every component of a validated configuration, in converge order, with whether it is
+    converged (the platform base: only under an enabled platform component)."""
+    return [{"name": name, "group": group,
+             "enabled": platform_base_enabled(config) if name == "platform_base" else config[group][name]["enabled"]}
             for group, name in CONVERGE_ORDER]
 
 

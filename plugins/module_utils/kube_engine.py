@@ -193,8 +193,8 @@ def decorate(obj, component, applyset):
 
 
 def inventory_name(component):
-    """The name of a component's ApplySet parent ConfigMap."""
-    return "mlops-platform-%s" % component
+    """The name of a component's ApplySet parent ConfigMap (``platform_base``: ``mlops-platform-platform-base``)."""
+    return "mlops-platform-%s" % component.replace("_", "-")
 
 
 def covers(live, desired):

@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, mlops.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The platform base's objects, from its configuration: pure, no API calls.
+
+What every platform component stands on:
+
+* a Namespace per workload identity of an enabled component (the names come from the one
+  table, module_utils/workload_identity.py, so a pod's service account and its IAM trust
+  never disagree) and the platform's own, each labelled for Pod Security admission
+  (``enforce``, ``audit`` and ``warn`` at the configured standard, pinned to the cluster's
+  minor);
+* in each, NetworkPolicies: deny everything, then allow DNS; External Secrets may also
+  reach AWS and the API server, and receive the API server's webhook calls. Each platform
+  component adds its own allows in its own namespace;
+* External Secrets: its CRDs (the pinned upstream files, given by the caller), a
+  ClusterSecretStore on AWS Secrets Manager that uses the operator's own workload identity,
+  and, when Argo CD delivers upstream controllers, an Argo CD Application pinning the
+  operator's chart, with our values (its workload identity, the system node group,
+  ``restricted``-compliant security contexts, no CRDs of its own).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+COMPONENT = "platform_base"
+EXTERNAL_SECRETS = "external_secrets"
+ESO_CHART_REPOSITORY = "https://charts.external-secrets.io"
+ESO_API_VERSION = "external-secrets.io/v1"
+ESO_WEBHOOK_PORT = 10250
+NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
+PSA_PREFIX = "pod-security.kubernetes.io/"
+# Identities whose namespace is the cluster's, not the platform's.
+SYSTEM_NAMESPACES = frozenset(["kube-system", "kube-public", "kube-node-lease", "default"])
+
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def namespace_labels(pod_security, kubernetes_version):
+    """Pod Security admission labels: enforce, audit and warn at one standard, pinned to a minor."""
+    labels = {}
+    for mode in ("enforce", "audit", "warn"):
+        labels[PSA_PREFIX + mode] = pod_security
+        labels[PSA_PREFIX + mode + "-version"] = "v%s" % kubernetes_version
+    return labels
+
+
+def platform_namespaces(config, identities):
+    """``{namespace: [identity names]}``: the platform's own namespace and every identity's."""
+    namespaces = {config["namespace"]: []}
+    for name, identity in sorted(identities.items()):
+        namespace = identity.get("namespace")
+        if namespace and namespace not in SYSTEM_NAMESPACES:
+            namespaces.setdefault(namespace, []).append(name)
+    return namespaces
+
+
+def namespace(name, config, kubernetes_version):
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": namespace_labels(config["pod_security"], kubernetes_version)}}
+
+
+def network_policy(namespace_name, name, spec):
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": namespace_name}, "spec": spec}
+
+
+def baseline_policies(namespace_name):
+    """Deny all traffic in and out of every pod of the namespace, then let DNS out."""
+    return [
+        network_policy(namespace_name, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        network_policy(namespace_name, "allow-dns", {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{
+                "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }],
+        }),
+    ]
+
+
+def external_secrets_policies(namespace_name):
+    """External Secrets calls AWS and the API server (HTTPS), and serves the API server's
+    admission webhook calls. Where the API server's addresses are not known in advance, any
+    source may reach the webhook port, and only it."""
+    return [
+        network_policy(namespace_name, "allow-https-egress", {
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
+        }),
+        network_policy(namespace_name, "allow-webhook", {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "external-secrets-webhook"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": ESO_WEBHOOK_PORT}]}],
+        }),
+    ]
+
+
+def cluster_secret_store(config, region):
+    """Secrets Manager in the environment's region, with the operator's own workload identity
+    (no ``auth``: the controller pod's IRSA or Pod Identity credentials)."""
+    return {"apiVersion": ESO_API_VERSION, "kind": "ClusterSecretStore",
+            "metadata": {"name": config["secret_store_name"]},
+            "spec": {"provider": {"aws": {"service": "SecretsManager", "region": region}}}}
+
+
+def external_secrets_application(config, version, identity, system_node_group):
+    """An Argo CD Application that installs the operator's chart at the pinned release."""
+    placement = {"nodeSelector": {NODEGROUP_LABEL: system_node_group}} if system_node_group else {}
+    security = {"podSecurityContext": dict(RESTRICTED_POD), "securityContext": dict(RESTRICTED_CONTAINER)}
+    values = dict({
+        "installCRDs": False,  # applied, and kept, by the platform base
+        "serviceAccount": {"create": True, "name": identity["service_account"],
+                           "annotations": dict(identity.get("pod_annotations") or {})},
+        "webhook": dict(placement, **security),
+        "certController": dict(placement, **security),
+    }, **dict(placement, **security))
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "external-secrets", "namespace": config["argocd"]["namespace"],
+                     "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "spec": {
+            "project": config["argocd"]["project"],
+            "source": {"repoURL": ESO_CHART_REPOSITORY, "chart": "external-secrets",
+                       "targetRevision": version.lstrip("v"),
+                       "helm": {"releaseName": "external-secrets", "valuesObject": values}},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": identity["namespace"]},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
+                           "syncOptions": ["ServerSideApply=true"]},
+        },
+    }
+
+
+def objects(config, enabled, identities, region, kubernetes_version, external_secrets_version,
+            external_secrets_crds, system_node_group=None):
+    """Every object of the platform base; none when it is not converged (so its objects are pruned).
+
+    ``identities``: the workload_identity module's output (``{identity: {namespace,
+    service_account, pod_annotations}}``); ``external_secrets_crds``: the operator's CRDs
+    as documents of its pinned release.
+    """
+    if not enabled:
+        return []
+    result = []
+    for name in sorted(platform_namespaces(config, identities)):
+        result.append(namespace(name, config, kubernetes_version))
+        if config["network_policies"]:
+            result.extend(baseline_policies(name))
+    result.extend(external_secrets_crds)
+    eso = identities.get(EXTERNAL_SECRETS)
+    if eso:
+        if config["network_policies"]:
+            result.extend(external_secrets_policies(eso["namespace"]))
+        result.append(cluster_secret_store(config, region))
+        if config["argocd"]["enabled"]:
+            result.append(external_secrets_application(config, external_secrets_version, eso, system_node_group))
+    return result
