@@ -300,6 +300,11 @@ def _component(description, config_options, enabled=False):
 _DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+# A container image reference: [registry[:port]/]path[:tag][@sha256:digest] (the distribution grammar).
+_IMAGE = (r"^(?=.{1,512}$)(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+          r"(?::[0-9]+)?|localhost(?::[0-9]+)?)/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+          r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+          r"(?:@sha256:[0-9a-f]{64})?$")
 _IAM_ARN = r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$"
 _OU_PATH = r"^[\w+=,.@ -]{1,128}(/[\w+=,.@ -]{1,128})*$"
 _EMAIL = r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
@@ -608,6 +613,9 @@ PLATFORM_BASE = _component(
                                   "every namespace of the platform.", True),
         "secret_store_name": _str("Name of the ClusterSecretStore on AWS Secrets Manager.", "aws-secrets-manager",
                                   pattern=_DNS_SUBDOMAIN),
+        "database_bootstrap_image": _str(
+            "Image of the database bootstrap Job (its `psql`, no older than the server).",
+            "docker.io/library/postgres:%s-alpine" % VERSIONS["postgres"], pattern=_IMAGE),
         "argocd": _dict("How upstream controllers are delivered: Argo CD Applications pinned to their releases.", {
             "enabled": _bool("Deliver the upstream controllers (External Secrets) as Argo CD Applications to an "
                              "Argo CD that runs in the cluster. Off: only their CRDs and our own objects are "

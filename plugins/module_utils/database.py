@@ -578,6 +578,17 @@ def converged_state(desired, live_state):
     return {key: None if live_state.get(key) is None else value for key, value in desired.items()}
 
 
+def owner_roles(config):
+    """The owner roles of the configured databases, sorted, each once."""
+    return sorted(set(database["owner"] for database in config["databases"].values()))
+
+
+def role_secret_name(name_prefix, role):
+    """The Secrets Manager name of an owner role's password (readable by External Secrets,
+    whose identity may read ``<name_prefix>/*``)."""
+    return "%s/database/%s" % (name_prefix, role)
+
+
 def databases_output(config):
     """Logical databases and owner roles, for the platform to create from inside the cluster."""
     return {name: {"owner": database["owner"]} for name, database in sorted(config["databases"].items())}

@@ -17,12 +17,18 @@ What every platform component stands on:
   ClusterSecretStore on AWS Secrets Manager that uses the operator's own workload identity,
   and, when Argo CD delivers upstream controllers, an Argo CD Application pinning the
   operator's chart, with our values (its workload identity, the system node group,
-  ``restricted``-compliant security contexts, no CRDs of its own).
+  ``restricted``-compliant security contexts, no CRDs of its own);
+* the database bootstrap (module_utils/database_bootstrap.py), in the platform's own
+  namespace, when the environment has a database: a Job that makes each owner role and
+  logical database of the ``database`` component, with the credentials External Secrets
+  brings from Secrets Manager, and a NetworkPolicy that lets it reach the database.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+from ansible_collections.mlops.platform.plugins.module_utils import database_bootstrap
 
 COMPONENT = "platform_base"
 EXTERNAL_SECRETS = "external_secrets"
@@ -141,13 +147,42 @@ def external_secrets_application(config, version, identity, system_node_group):
     }
 
 
+def database_ready(database):
+    """Whether the database's outputs are complete enough to bootstrap it (an endpoint, the
+    master secret and each owner's password secret known; not a database only planned)."""
+    if not database or not database.get("databases"):
+        return False
+    values = [database.get("endpoint"), database.get("master_user_secret_arn")] + [
+        (database.get("role_secrets") or {}).get(spec["owner"], {}).get("name")
+        for spec in database["databases"].values()]
+    return all(value and "(known after" not in str(value) for value in values)
+
+
+def bootstrap_objects(config, database, system_node_group):
+    namespace_name = config["namespace"]
+    placement = {NODEGROUP_LABEL: system_node_group} if system_node_group else None
+    result = database_bootstrap.job_objects(
+        namespace_name, database["databases"], database["endpoint"], database["port"],
+        config["database_bootstrap_image"], database["master_user_secret_arn"],
+        dict((role, secret["name"]) for role, secret in database["role_secrets"].items()),
+        config["secret_store_name"], node_selector=placement)
+    if config["network_policies"]:
+        result.append(network_policy(namespace_name, "allow-database-bootstrap", {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "database-bootstrap"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "TCP", "port": int(database["port"])}]}],
+        }))
+    return result
+
+
 def objects(config, enabled, identities, region, kubernetes_version, external_secrets_version,
-            external_secrets_crds, system_node_group=None):
+            external_secrets_crds, system_node_group=None, database=None):
     """Every object of the platform base; none when it is not converged (so its objects are pruned).
 
     ``identities``: the workload_identity module's output (``{identity: {namespace,
     service_account, pod_annotations}}``); ``external_secrets_crds``: the operator's CRDs
-    as documents of its pinned release.
+    as documents of its pinned release; ``database``: the database module's outputs, or
+    None without a database (then no bootstrap).
     """
     if not enabled:
         return []
@@ -164,4 +199,6 @@ def objects(config, enabled, identities, region, kubernetes_version, external_se
         result.append(cluster_secret_store(config, region))
         if config["argocd"]["enabled"]:
             result.append(external_secrets_application(config, external_secrets_version, eso, system_node_group))
+        if database_ready(database):
+            result.extend(bootstrap_objects(config, database, system_node_group))
     return result

@@ -295,7 +295,7 @@ def _s3_statements(buckets, read, write):
     return statements
 
 
-def permissions(identity, partition, region, account_id, name_prefix, lake):
+def permissions(identity, partition, region, account_id, name_prefix, lake, secret_arns=()):
     """``(inline policies, managed policy ARNs)`` of the identity's role, least privilege.
 
     ``lake`` is ``{"buckets": {zone: {name, arn, prefix}}, "kms_key_arn": arn}`` as the
@@ -305,7 +305,10 @@ def permissions(identity, partition, region, account_id, name_prefix, lake):
       (see :func:`lake_zones`), and the lake key - ``kms:Decrypt`` to read,
       ``kms:GenerateDataKey`` too to write - only when it touches the lake;
     * :data:`SECRETS_POLICY`: ``GetSecretValue``/``DescribeSecret`` on its own secrets,
-      ``<name_prefix>/<identity>/*``, or every secret of the environment, ``<name_prefix>/*``.
+      ``<name_prefix>/<identity>/*``, or every secret of the environment, ``<name_prefix>/*``,
+      plus, for the latter (External Secrets), the ``secret_arns`` the environment holds
+      under other names (the RDS-managed master secret, ``rds!db-...``); ARNs not known yet
+      (check mode) are left out.
 
     A policy with nothing in it is not returned. Managed policies are the table's, as ARNs
     of ``partition``.
@@ -331,17 +334,22 @@ def permissions(identity, partition, region, account_id, name_prefix, lake):
         secrets = ("ReadOwnSecrets", "%s/%s/*" % (name_prefix, row.name))
     if secrets:
         sid, pattern = secrets
-        policies[SECRETS_POLICY] = {"Version": _POLICY_VERSION, "Statement": [{
+        statements = [{
             "Sid": sid, "Effect": "Allow", "Action": list(_SECRET_ACTIONS),
             "Resource": "arn:%s:secretsmanager:%s:%s:secret:%s" % (partition, region, account_id, pattern),
-        }]}
+        }]
+        others = sorted(set(arn for arn in secret_arns or () if arn and UNKNOWN_MARK not in arn))
+        if row.all_secrets and others:
+            statements.append({"Sid": "ReadEnvironmentSecretsElsewhere", "Effect": "Allow",
+                               "Action": list(_SECRET_ACTIONS), "Resource": others})
+        policies[SECRETS_POLICY] = {"Version": _POLICY_VERSION, "Statement": statements}
 
     managed = sorted("arn:%s:iam::aws:policy/%s" % (partition, policy) for policy in row.managed_policies)
     return policies, managed
 
 
 def role_documents(name, resolved, partition, region, account_id, name_prefix, oidc_provider_arn, oidc_issuer,
-                   cluster_name, lake):
+                   cluster_name, lake, secret_arns=()):
     """``(trust, policies, managed_arns)`` of identity ``name`` as ``resolve`` gave it: what
     :meth:`workload_identity_aws.WorkloadIdentities.ensure` takes, for every component that
     makes workload roles. ``policies`` names every policy this collection writes (a value of
@@ -354,7 +362,7 @@ def role_documents(name, resolved, partition, region, account_id, name_prefix, o
         oidc_issuer = UNKNOWN_VALUE
     trust = trust_policy(resolved["kind"], partition, account_id, oidc_provider_arn, oidc_issuer,
                          resolved["namespace"], resolved["service_account"], cluster_name=cluster_name)
-    policies, managed = permissions(name, partition, region, account_id, name_prefix, lake)
+    policies, managed = permissions(name, partition, region, account_id, name_prefix, lake, secret_arns)
     return trust, dict((policy, policies.get(policy)) for policy in POLICY_NAMES), managed
 
 

@@ -263,6 +263,9 @@ ansible_facts:
       returned: always
 """
 
+import json
+import secrets
+
 try:
     import botocore
     from botocore import waiter as core_waiter
@@ -279,7 +282,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until, write_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, wait_until, write_once
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
@@ -313,6 +316,8 @@ class Database:
         self.ec2 = module.client("ec2", retry_decorator=AWS_RETRY)
         self.rds = module.client("rds", retry_decorator=AWS_RETRY)
         self.rds_once = module.once_client("rds")
+        self.secretsmanager = module.client("secretsmanager", retry_decorator=AWS_RETRY)
+        self.secretsmanager_once = module.once_client("secretsmanager")
         self.kms_key = ComponentKey(module, self.names["kms_alias"], self.environment, db.COMPONENT, self.tags,
                                     "Encrypts the PostgreSQL database %s (mlops.platform)" % self.names["instance"],
                                     "name_prefix")
@@ -326,6 +331,7 @@ class Database:
         self.subnet_group = None
         self.parameter_group = None
         self.instance = None
+        self.role_secrets = {}  # by name
         self.before = {}
         self.after = {}
 
@@ -344,10 +350,24 @@ class Database:
         self.read_subnet_group()
         self.read_parameter_group()
         self.read_instance()
+        self.read_role_secrets()
         errors += self.ownership_problems()
         if errors:
             raise ConfigProblems(errors)
         self.before = self.state()
+
+    def read_role_secrets(self):
+        """The owner roles' password secrets, ``<name_prefix>/database/<role>``: one listing."""
+        prefix = db.role_secret_name(self.params["name_prefix"], "")
+        listed = self.paginate(self.secretsmanager, "list_secrets", "SecretList",
+                               Filters=[{"Key": "name", "Values": [prefix]}])
+        self.role_secrets = dict((secret["Name"], dict(secret, tags=boto3_tag_list_to_ansible_dict(
+            secret.get("Tags", [])))) for secret in listed if secret["Name"].startswith(prefix))
+
+    def find_role_secret(self, name):
+        self.read_role_secrets()
+        secret = self.role_secrets.get(name)
+        return secret if secret is not None and is_owned(secret["tags"], self.environment, db.COMPONENT) else None
 
     def read_subnets(self):
         """One DescribeSubnets: the subnets exist, lie in the VPC and cover two AZs (Multi-AZ too)."""
@@ -455,6 +475,14 @@ class Database:
                                    "environment %s (no mlops.platform ownership tags); it is left alone: remove it "
                                    "or choose another name_prefix" % (what, name, resource[id_key], self.environment),
                     self.params["name_prefix"]))
+        for role in db.owner_roles(self.config):
+            secret = self.role_secrets.get(db.role_secret_name(self.params["name_prefix"], role))
+            if secret is not None and not is_owned(secret["tags"], self.environment, db.COMPONENT):
+                errors.append(db.ConfigError(
+                    "config.databases", "names the role %s, whose password secret %s exists but is not owned by the "
+                                        "database of environment %s (no mlops.platform ownership tags); it is left "
+                                        "alone: remove it or choose another name_prefix"
+                                        % (role, secret["Name"], self.environment), role))
         if self.subnet_group is not None and self.vpc_known and self.subnet_group["VpcId"] != self.params["vpc_id"]:
             errors.append(db.ConfigError("vpc_id", "differs from the VPC %s of the DB subnet group %s; moving the "
                                                    "database to another VPC is not done by this module"
@@ -642,6 +670,39 @@ class Database:
                                               Tags=ansible_dict_to_boto3_tag_list(missing))
             self.instance["TagList"] = ansible_dict_to_boto3_tag_list(dict(live_tags, **missing))
 
+    def ensure_role_secrets(self):
+        """One secret per owner role, ``{"username", "password"}``, its password generated here
+        when the secret is made and never again: a re-run changes nothing, and the value is
+        never returned. The database bootstrap Job reads it (through External Secrets) to
+        set the role's password; so do the role's pods."""
+        for role in db.owner_roles(self.config):
+            name = db.role_secret_name(self.params["name_prefix"], role)
+            live = self.role_secrets.get(name)
+            if live is not None:
+                missing = compare_aws_tags(live["tags"], self.tags, purge_tags=False)[0]
+                if missing and self.write():
+                    self.secretsmanager.tag_resource(SecretId=live["ARN"], aws_retry=True,
+                                                     Tags=ansible_dict_to_boto3_tag_list(missing))
+                live["tags"] = dict(live["tags"], **missing)
+                continue
+            if self.write():
+                # Generated once per create, and the same for each attempt of it: Secrets
+                # Manager returns the first result to a repeat with the same token and value.
+                value = json.dumps({"username": role, "password": secrets.token_urlsafe(32)})
+                token = client_token()
+                response, found = create_once(
+                    lambda: self.secretsmanager_once.create_secret(
+                        Name=name, ClientRequestToken=token, SecretString=value,
+                        Description="Password of the PostgreSQL role %s of %s (mlops.platform)"
+                                    % (role, self.names["instance"]),
+                        Tags=ansible_dict_to_boto3_tag_list(self.tags)),
+                    lambda: self.find_role_secret(name), exists_codes=("ResourceExistsException",),
+                    foreign=lambda: self.not_owned("secret", name))
+                del value
+                self.role_secrets[name] = found or {"Name": name, "ARN": response["ARN"], "tags": dict(self.tags)}
+            else:
+                self.role_secrets[name] = {"Name": name, "ARN": UNKNOWN, "tags": dict(self.tags)}
+
     def wait(self):
         """Wait for the instance to be available (amazon.aws's RDS waiter), then read its endpoint."""
         if self.check_mode or self.instance is None:
@@ -697,6 +758,9 @@ class Database:
                 "parameters": {name: self.parameter_group["parameters"].get(name) for name in sorted(db.PARAMETERS)},
                 "tags": self.managed_tag_view(self.parameter_group["tags"]),
             }
+        secrets_view = self.role_secrets_view()
+        if secrets_view:
+            result["role_secrets"] = secrets_view
         if self.instance is not None:
             result["instance"] = db.instance_state(self.instance)
             result["instance"]["tags"] = self.managed_tag_view(
@@ -732,7 +796,26 @@ class Database:
             "parameter_group": self.names["parameter_group"],
             "kms_key_arn": self.key_arn,
             "databases": db.databases_output(self.config),
+            "role_secrets": self.role_secrets_output(),
         }
+
+    def role_secrets_view(self):
+        """``{role: {name, tags}}`` of the owner roles' secrets that exist (never their values)."""
+        result = {}
+        for role in db.owner_roles(self.config):
+            secret = self.role_secrets.get(db.role_secret_name(self.params["name_prefix"], role))
+            if secret is not None:
+                result[role] = {"name": secret["Name"], "tags": self.managed_tag_view(secret["tags"])}
+        return result
+
+    def role_secrets_output(self):
+        """``{role: {name, arn}}`` of the owner roles' password secrets."""
+        result = {}
+        for role in db.owner_roles(self.config):
+            secret = self.role_secrets.get(db.role_secret_name(self.params["name_prefix"], role)) or {}
+            result[role] = {"name": db.role_secret_name(self.params["name_prefix"], role),
+                            "arn": secret.get("ARN", UNKNOWN)}
+        return result
 
 
 def wait_only(module, database):
@@ -782,6 +865,7 @@ def main():
         database.ensure_subnet_group()
         database.ensure_parameter_group()
         database.ensure_instance()
+        database.ensure_role_secrets()
         if module.params["wait"]:
             database.wait()
     except ConfigProblems as exc:

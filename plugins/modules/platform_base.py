@@ -20,6 +20,9 @@ description:
     C(config.pod_security) (C(enforce), C(audit) and C(warn), pinned to O(kubernetes_version)).
   - In each, with C(config.network_policies), a default-deny NetworkPolicy and an allow for DNS; the External
     Secrets namespace also lets HTTPS out (AWS, the API server) and the API server's webhook calls in.
+  - With O(database), the database bootstrap - a Job (C(psql), restricted-compliant) that makes each owner role and
+    logical database of the database component and sets each role's password from Secrets Manager; safe to run
+    again, it changes nothing on a bootstrapped database.
   - External Secrets, pinned to the release of the collection's artifact table - its CRDs (fetched over HTTPS or
     read from O(mirror), refused unless their sha256 matches), a ClusterSecretStore on AWS Secrets Manager that
     uses the operator's own workload identity, and, with C(config.argocd.enabled), an Argo CD Application that
@@ -57,8 +60,19 @@ options:
     required: true
   system_node_group:
     description:
-      - The EKS managed node group the operator's pods are placed on (its C(eks.amazonaws.com/nodegroup) label).
+      - The EKS managed node group the operator's and the bootstrap Job's pods are placed on (its
+        C(eks.amazonaws.com/nodegroup) label).
     type: str
+  database:
+    description:
+      - The database module's outputs (fact C(mlops_database)) - C(endpoint), C(port), C(master_user_secret_arn),
+        C(databases) and C(role_secrets). Given, a Job in C(config.namespace) makes each owner role and logical
+        database, with the master credentials and each role's password brought from Secrets Manager by External
+        Secrets (the External Secrets identity must be allowed to read the master secret - the workload_identity
+        module's C(secret_arns)). Its name carries a digest of its script and image, so a change is a new Job.
+      - Without an endpoint yet (a database only planned), the bootstrap waits for a later run.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
@@ -169,6 +183,7 @@ def main():
         workload_identities=dict(type="dict", default={}),
         kubernetes_version=dict(type="str", required=True),
         system_node_group=dict(type="str"),
+        database=dict(type="dict", default={}),
     ), supports_check_mode=True)
     config = validate_config(module, PLATFORM_BASE)
     params = module.params
@@ -181,7 +196,7 @@ def main():
         crds = documents(module, artifact_source(module), artifacts.crds("external_secrets"))
     objects = platform_base.objects(config, enabled, params["workload_identities"], module.region,
                                     params["kubernetes_version"], VERSIONS["external_secrets"], crds,
-                                    params["system_node_group"])
+                                    params["system_node_group"], params["database"])
     facts = {"mlops_platform_base": {
         "enabled": enabled, "namespace": config["namespace"], "secret_store": config["secret_store_name"],
         "namespaces": platform_base.platform_namespaces(config, params["workload_identities"]) if enabled else {},

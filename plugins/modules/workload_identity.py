@@ -118,6 +118,14 @@ options:
       - ARN of the data lake's KMS key (data_lake's C(kms_key_arn)). Workloads that touch the lake may
         use it; in check mode it may be C((known after apply)).
     type: str
+  secret_arns:
+    description:
+      - Secrets of the environment whose names are not under C(<name_prefix>/), which External Secrets may
+        read as well - the database's RDS-managed master secret (database's C(master_user_secret_arn)), for
+        the database bootstrap. Values not known yet (check mode) are left out.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
@@ -311,7 +319,8 @@ class WorkloadIdentityRun:
             try:
                 trust, policies, managed = wi.role_documents(
                     name, resolved, partition, self.module.region, account_id, self.params["name_prefix"],
-                    self.params["oidc_provider_arn"], self.params["oidc_issuer"], self.params["cluster_name"], lake)
+                    self.params["oidc_provider_arn"], self.params["oidc_issuer"], self.params["cluster_name"], lake,
+                    self.params["secret_arns"])
             except ValueError as exc:
                 raise AWSResourceError("oidc_provider_arn" if resolved["kind"] == "irsa" else path, str(exc))
             missing = wi.lake_zones(name, lake)[2]
@@ -348,6 +357,7 @@ def main():
         oidc_issuer=dict(type="str"),
         lake_buckets=dict(type="dict", default={}),
         lake_kms_key_arn=dict(type="str", no_log=False),  # an ARN, not a secret
+        secret_arns=dict(type="list", elements="str", default=[], no_log=False),  # ARNs, not secrets
     )
     module = MlopsAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     config = validate_config(module, SECTION, lambda config: input_problems(module.params, config, module.check_mode))

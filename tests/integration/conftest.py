@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-pytest_plugins = ["kube"]
+pytest_plugins = ["kube", "postgres"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAUNCHER = os.path.join(ROOT, "tools", "local_aws.py")

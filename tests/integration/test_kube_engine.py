@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 import yaml
-from kube import wait_until
 
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient

@@ -43,8 +43,17 @@ def argocd_crd(kube_client):
     return docs
 
 
+DATABASE = {
+    "endpoint": "mlops-it-postgres.abc.eu-west-1.rds.amazonaws.com", "port": 5432,
+    "master_user_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-AbCdEf",
+    "databases": {"mlflow": {"owner": "mlflow"}, "feast_registry": {"owner": "feast"}},
+    "role_secrets": {"mlflow": {"name": "mlops-it/database/mlflow", "arn": "arn:aws:secretsmanager:x"},
+                     "feast": {"name": "mlops-it/database/feast", "arn": "arn:aws:secretsmanager:y"}},
+}
+
+
 @pytest.fixture
-def args(control_plane, argocd_crd):
+def args(control_plane, argocd_crd, fake_nodes):
     suffix = uuid.uuid4().hex[:6]
     return {
         "environment": "it",
@@ -52,7 +61,9 @@ def args(control_plane, argocd_crd):
         "mirror": MIRROR,
         "region": "eu-west-1",
         "kubernetes_version": "1.35",
-        "system_node_group": "mlops-it-system",
+        # The session's CPU node group: the bootstrap Job's pod runs there.
+        "system_node_group": "cpu",
+        "database": DATABASE,
         # The platform's own namespace is the default one: the site converges of other tests
         # use it too, and so share this ApplySet (one platform base per cluster, as in life).
         "config": {"secret_store_name": "aws-%s" % suffix},
@@ -108,7 +119,15 @@ def test_converge_rerun_check_mode_and_turning_off(capsys, kube_client, args):
     values = app["spec"]["source"]["helm"]["valuesObject"]
     assert app["spec"]["source"]["targetRevision"] == "2.9.0" and values["installCRDs"] is False
     assert values["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE_ARN}
-    assert values["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "mlops-it-system"}
+    assert values["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "cpu"}
+    # The database bootstrap: its ExternalSecrets accepted by the real CRD, its Job admitted as
+    # `restricted`, scheduled on the system nodes and complete (the module waited for it).
+    jobs = client.BatchV1Api(kube_client).list_namespaced_job(
+        ns, label_selector="mlops.platform/component=platform_base").items
+    assert len(jobs) == 1 and jobs[0].status.succeeded == 1, jobs
+    externals = custom.list_namespaced_custom_object("external-secrets.io", "v1", ns, "externalsecrets")["items"]
+    assert sorted(e["metadata"]["name"] for e in externals) == ["database-master", "database-role-feast",
+                                                                "database-role-mlflow"]
     policies = client.NetworkingV1Api(kube_client).list_namespaced_network_policy(eso_ns).items
     assert sorted(p.metadata.name for p in policies) == ["allow-dns", "allow-https-egress", "allow-webhook",
                                                          "default-deny"]

@@ -9,6 +9,8 @@ which moto never reports.
 import collections
 import copy
 
+import json
+
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
@@ -333,7 +335,8 @@ def test_converge_from_nothing(network, api_calls, capsys):
     assert sorted(writes(api_calls)) == sorted([
         "CreateKey", "CreateAlias", "EnableKeyRotation",
         "CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-        "CreateDBSubnetGroup", "CreateDBParameterGroup", "ModifyDBParameterGroup", "CreateDBInstance"])
+        "CreateDBSubnetGroup", "CreateDBParameterGroup", "ModifyDBParameterGroup", "CreateDBInstance",
+        "CreateSecret", "CreateSecret"])
 
     rds = boto3.client("rds", region_name=REGION)
     kms = boto3.client("kms", region_name=REGION)
@@ -357,6 +360,16 @@ def test_converge_from_nothing(network, api_calls, capsys):
     (create,) = [response for operation, response in api_calls if operation == "CreateDBInstance"]
     assert create["DBInstance"]["DBInstanceIdentifier"] == INSTANCE
 
+    # Each owner role's password: generated, kept in Secrets Manager, never in the result.
+    secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+    secret_arns = {}
+    for role in ("feast", "mlflow"):
+        secret = secretsmanager.describe_secret(SecretId="mlops-dev/database/%s" % role)
+        secret_arns[role] = secret["ARN"]
+        assert {t["Key"]: t["Value"] for t in secret["Tags"]} == dict(MANAGED, Project="test")
+        value = json.loads(secretsmanager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+        assert value["username"] == role and len(value["password"]) >= 32
+        assert value["password"] not in json.dumps(result)
     outputs = {key: value for key, value in result.items() if key not in ("changed", "diff", "ansible_facts",
                                                                           "invocation", "warnings", "api_calls")}
     assert result["ansible_facts"]["mlops_database"] == outputs
@@ -372,6 +385,8 @@ def test_converge_from_nothing(network, api_calls, capsys):
         "parameter_group": "mlops-dev-postgres17",
         "kms_key_arn": key["Arn"],
         "databases": {"feast_registry": {"owner": "feast"}, "mlflow": {"owner": "mlflow"}},
+        "role_secrets": {role: {"name": "mlops-dev/database/%s" % role, "arn": secret_arns[role]}
+                         for role in ("feast", "mlflow")},
     }
     assert result["diff"]["before"] == {}
     assert result["diff"]["after"]["security_group"]["ingress"] == ["tcp/5432 from 10.0.1.0/24",
@@ -391,6 +406,7 @@ NO_OP_READS = {
     "DescribeDBParameters": 1,
     "ListTagsForResource": 2,
     "DescribeDBInstances": 1,
+    "ListSecrets": 1,
 }
 
 
@@ -405,7 +421,7 @@ def test_a_second_run_only_reads(network, api_calls, capsys):
     assert code == 0 and result["changed"] is False
     assert writes(api_calls) == []
     assert counts(api_calls) == NO_OP_READS
-    assert result["api_calls"] == {"total": 11, "writes": 0, "by_operation": NO_OP_READS}
+    assert result["api_calls"] == {"total": 12, "writes": 0, "by_operation": NO_OP_READS}
     assert result["diff"]["before"] == result["diff"]["after"]
     assert result["master_user_secret_arn"] == first["master_user_secret_arn"]
 
@@ -429,7 +445,9 @@ def test_check_mode_on_an_empty_account_predicts_everything(network, api_calls, 
     assert writes(api_calls) == []
     assert result["diff"]["before"] == {}
     after = result["diff"]["after"]
-    assert set(after) == {"kms_key", "security_group", "subnet_group", "parameter_group", "instance"}
+    assert set(after) == {"kms_key", "security_group", "subnet_group", "parameter_group", "instance", "role_secrets"}
+    assert sorted(after["role_secrets"]) == ["feast", "mlflow"]
+    assert result["role_secrets"]["mlflow"] == {"name": "mlops-dev/database/mlflow", "arn": db.UNKNOWN}
     assert after["security_group"]["egress"] == []
     assert after["parameter_group"]["parameters"] == {"rds.force_ssl": "1"}
     assert after["instance"]["security_group_ids"] == [db.UNKNOWN]
@@ -840,3 +858,32 @@ def test_wait_only_without_an_instance_says_to_converge_first(network, api_calls
     assert code == 1
     assert result["msg"] == ("there is no DB instance mlops-dev-postgres to wait for; converge the database first "
                              "(wait_only=false)")
+
+
+def test_a_lost_create_secret_answer_makes_no_second_secret_and_a_rerun_keeps_the_password(
+        network, api_calls, capsys, lose_answers):
+    lost = lose_answers("CreateSecret")
+    result = converge(capsys, api_calls, module_args(network))
+    assert lost == ["CreateSecret"]
+    secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+    names = sorted(s["Name"] for s in secretsmanager.list_secrets()["SecretList"] if "/database/" in s["Name"])
+    assert names == ["mlops-dev/database/feast", "mlops-dev/database/mlflow"]
+    password = secretsmanager.get_secret_value(SecretId="mlops-dev/database/mlflow")["SecretString"]
+
+    code, again = run(capsys, module_args(network))
+    assert code == 0 and again["changed"] is False and writes(api_calls) == []
+    assert secretsmanager.get_secret_value(SecretId="mlops-dev/database/mlflow")["SecretString"] == password
+    assert again["role_secrets"] == result["role_secrets"]
+
+
+def test_a_password_secret_someone_else_made_is_left_alone(network, api_calls, capsys):
+    secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+    secretsmanager.create_secret(Name="mlops-dev/database/mlflow", SecretString="theirs")
+    api_calls.clear()
+
+    code, result = run(capsys, module_args(network))
+
+    assert code != 0
+    assert "config.databases" in result["msg"] and "mlops-dev/database/mlflow" in result["msg"], result["msg"]
+    assert writes(api_calls) == []
+    assert secretsmanager.get_secret_value(SecretId="mlops-dev/database/mlflow")["SecretString"] == "theirs"

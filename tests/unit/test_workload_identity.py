@@ -276,3 +276,14 @@ def test_pod_usage_is_the_irsa_annotation_or_nothing():
     assert wi.pod_usage("irsa", arn) == {"annotations": {"eks.amazonaws.com/role-arn": arn}}
     usage = wi.pod_usage("pod_identity", arn)
     assert usage["annotations"] == {} and "association" in usage["note"]
+
+
+def test_external_secrets_may_read_the_database_master_secret_and_no_one_else_may():
+    master = "arn:aws:secretsmanager:%s:%s:secret:rds!db-0123-AbCdEf" % (REGION, ACCOUNT)
+    policies, unused = wi.permissions("external_secrets", "aws", REGION, ACCOUNT, PREFIX, None,
+                                      [master, wi.UNKNOWN_VALUE])
+    statements = policies[wi.SECRETS_POLICY]["Statement"]
+    assert statements[1] == {"Sid": "ReadEnvironmentSecretsElsewhere", "Effect": "Allow",
+                             "Action": statements[0]["Action"], "Resource": [master]}
+    mlflow, unused = wi.permissions("mlflow", "aws", REGION, ACCOUNT, PREFIX, None, [master])
+    assert master not in json.dumps(mlflow)
