@@ -51,6 +51,34 @@ options:
         them (GitOps). The files are byte-stable from run to run; files of an earlier render that are no longer
         wanted are removed. No cluster is reached.
     type: path
+  gitops:
+    description:
+      - With O(render_dir), also write an Argo CD Application that syncs the rendered component from a Git
+        repository, to C(<render_dir>/applications/<component>.yaml), beside a kustomization of every
+        component's Application (an app-of-apps).
+    type: dict
+    suboptions:
+      repo_url:
+        description: The Git repository the rendered directory is committed to (C(https://), C(ssh://) or C(git@)).
+        type: str
+        required: true
+      revision:
+        description: The branch, tag or commit Argo CD syncs.
+        type: str
+        default: HEAD
+      path:
+        description: The path of O(render_dir) inside the repository; the component's files are under
+          C(<path>/<component>).
+        type: str
+        required: true
+      project:
+        description: The Argo CD project of the Application.
+        type: str
+        default: default
+      namespace:
+        description: The namespace Argo CD watches for Applications.
+        type: str
+        default: argocd
   mirror:
     description:
       - A directory laid out as C(<mirror>/<host>/<path>) holding the pinned upstream files, for sites that reach

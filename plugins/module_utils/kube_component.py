@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import kube_engine
 from ansible_collections.mlops.platform.plugins.module_utils.artifacts import ArtifactError, ArtifactSource
@@ -37,6 +38,13 @@ def kube_argument_spec(**extra):
         kubeconfig=dict(type="path"),
         context=dict(type="str"),
         render_dir=dict(type="path"),
+        gitops=dict(type="dict", options=dict(
+            repo_url=dict(type="str", required=True),
+            revision=dict(type="str", default="HEAD"),
+            path=dict(type="str", required=True),
+            project=dict(type="str", default="default"),
+            namespace=dict(type="str", default="argocd"),
+        )),
         mirror=dict(type="path"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=DEFAULT_WAIT_TIMEOUT),
@@ -80,7 +88,24 @@ def _client(module):
         module.fail_json(msg=e.message)
 
 
-def converge(module, component, inventory_namespace, objects, application=None, facts=None):
+GIT_URL = re.compile(r"^(https://|ssh://|git@)[^\s]+$")
+
+
+def application_of(module, component):
+    """The Argo CD Application that syncs a rendered component from O(gitops), or None."""
+    gitops = module.params.get("gitops")
+    if not gitops:
+        return None
+    if not GIT_URL.match(gitops["repo_url"]):
+        module.fail_json(msg="gitops.repo_url: %r is not a Git URL (https://, ssh:// or git@)" % gitops["repo_url"])
+    if gitops["path"].startswith("/") or ".." in gitops["path"].split("/"):
+        module.fail_json(msg="gitops.path: %r must be a path inside the repository" % gitops["path"])
+    return {"name": component.replace("_", "-"), "namespace": gitops["namespace"], "project": gitops["project"],
+            "repo_url": gitops["repo_url"], "revision": gitops["revision"],
+            "path": "%s/%s" % (gitops["path"].rstrip("/"), component)}
+
+
+def converge(module, component, inventory_namespace, objects, facts=None):
     """Apply ``objects`` as ``component``'s whole desired state (or plan it in check mode, or
     render it with ``render_dir``), wait for them unless told not to, and exit the module.
 
@@ -95,7 +120,8 @@ def converge(module, component, inventory_namespace, objects, application=None, 
     try:
         if params.get("render_dir"):
             rendered = kube_engine.render(component, inventory_namespace, objects,
-                                          os.path.join(params["render_dir"], component), application=application,
+                                          os.path.join(params["render_dir"], component),
+                                          application=application_of(module, component),
                                           check_mode=module.check_mode)
             module.exit_json(changed=rendered["changed"], files=rendered["files"], written=rendered["written"],
                              removed=rendered["removed"], ansible_facts=facts)

@@ -700,9 +700,16 @@ class Engine(object):
         return live
 
     def why_not_ready(self, obj, live):
-        """The reasons ``obj`` is not ready: its own conditions, its pods' and their events."""
+        """The reasons ``obj`` is not ready: its own conditions, its pods' and their events
+        (what could not be read is left out: the timeout is the error, not the diagnosis)."""
         if live is None:
             return "it does not exist"
+        try:
+            return self._reasons(obj, live)
+        except (ApiException, DynamicApiError, Urllib3Error, KubeError):
+            return _conditions_text(live) or "no condition reported"
+
+    def _reasons(self, obj, live):
         reasons = [_conditions_text(live)]
         selector = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels")
         if obj["kind"] == "Job":

@@ -10,11 +10,13 @@ import os
 import uuid
 
 import pytest
+import yaml
 from kube import MIRROR
 
 from ansible.module_utils.testing import patch_module_args
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from kubernetes.dynamic import DynamicClient
 
 from ansible_collections.mlops.platform.plugins.module_utils import artifacts, kube_engine
 from ansible_collections.mlops.platform.plugins.modules import platform_base as platform_base_module
@@ -156,14 +158,29 @@ def test_converge_rerun_check_mode_and_turning_off(capsys, kube_client, args):
     assert not run(capsys, dict(args, enabled=False))["changed"]
 
 
-def test_render_writes_the_same_objects_and_no_secret(capsys, args, tmp_path):
-    result = run(capsys, dict(args, render_dir=str(tmp_path)))
+def test_render_writes_the_same_objects_and_no_secret(capsys, kube_client, args, tmp_path):
+    gitops = {"repo_url": "https://git.example.com/platform/deploy.git", "revision": "main",
+              "path": "build/it/manifests"}
+    result = run(capsys, dict(args, render_dir=str(tmp_path), gitops=gitops))
     names = sorted(os.path.basename(f) for f in result["files"])
     assert "clustersecretstore_%s.yaml" % args["config"]["secret_store_name"] in names
     assert "kustomization.yaml" in names and len(names) > 10
-    assert not run(capsys, dict(args, render_dir=str(tmp_path)))["changed"]
-    text = "".join(open(f).read() for f in result["files"])
+    assert not run(capsys, dict(args, render_dir=str(tmp_path), gitops=gitops))["changed"]
+    text = "".join(open(f).read() for f in result["files"] if "/applications/" not in f)
     assert "kind: Secret\n" not in text
+    for value in DATABASE["role_secrets"].values():
+        assert value["name"] in text  # referenced by name, never by value
+
+    # The Argo CD Application that syncs the directory, accepted by the real Application CRD.
+    path = tmp_path / "applications" / "platform-base.yaml"
+    app = yaml.safe_load(path.read_text())
+    assert app["spec"]["source"] == {"repoURL": gitops["repo_url"], "targetRevision": "main",
+                                     "path": "build/it/manifests/platform_base"}
+    resource = DynamicClient(kube_client).resources.get(api_version="argoproj.io/v1alpha1", kind="Application")
+    DynamicClient(kube_client).server_side_apply(resource, body=app, namespace="argocd", field_manager="it",
+                                                 dry_run="All")
+    bad = run(capsys, dict(args, render_dir=str(tmp_path), gitops=dict(gitops, repo_url="not a url")), fails=True)
+    assert "gitops.repo_url" in bad["msg"]
 
 
 @pytest.mark.parametrize("change, message", [
