@@ -487,14 +487,19 @@ class Engine(object):
 
         first = [obj for obj in desired if obj["kind"] in FIRST_KINDS]
         rest = [obj for obj in desired if obj["kind"] not in FIRST_KINDS]
+        # The record of what the set spans is written before any member, so that a run
+        # interrupted anywhere still knows what to prune; on a first run, once the record's
+        # own namespace (maybe one of the members) exists.
+        if parent is not None:
+            self._write_parent(previous_kinds | wanted_kinds, desired, live)
         for obj in first:
             self._apply_one(obj, live.get(key(obj)), result, planned_namespaces)
         crds = [obj for obj in first if obj["kind"] == "CustomResourceDefinition"]
         if not self.check_mode and any(ref(obj) in result["created"] + result["updated"] for obj in crds):
             self.wait(crds, timeout=120)  # (discovery learns the new kinds at their first use)
 
-        if desired or parent:
-            self._write_parent(previous_kinds | wanted_kinds, desired, live)
+        if desired and parent is None:
+            self._write_parent(wanted_kinds, desired, live)
         for obj in rest:
             self._apply_one(obj, live.get(key(obj)), result, planned_namespaces)
 

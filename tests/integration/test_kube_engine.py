@@ -125,7 +125,9 @@ def test_check_mode_is_a_server_side_dry_run_with_a_plan(kube_client, component)
     with pytest.raises(client.ApiException):
         client.CoreV1Api(kube_client).read_namespace(ns)
 
-    Engine(kube_client, name, ns).apply(objects_for(ns))
+    engine = Engine(kube_client, name, ns)
+    engine.apply(objects_for(ns))
+    engine.wait(objects_for(ns), timeout=120)  # the Deployment's status settles: resourceVersions stay put
     changed = objects_for(ns, replicas=2, config_value="2")
     rv = versions(kube_client, changed)
     plan = Engine(kube_client, name, ns, check_mode=True).apply(changed)

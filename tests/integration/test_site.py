@@ -100,9 +100,26 @@ def test_the_environment_runs_in_its_member_account(converged, stand_in, outputs
     assert aws("sts", stand_in, **credentials).get_caller_identity()["Account"] == member["account_id"]
 
 
-def test_second_converge_changes_nothing(converged, stand_in):
-    second = run_playbook(stand_in)
+def test_second_converge_changes_nothing_and_no_secret_shows_even_at_vvv(converged, stand_in, outputs):
+    second = run_playbook(stand_in, "-vvv")
     assert second.rc == 0 and second.recap["changed"] == 0 and second.recap["failed"] == 0, second
+    # The database's passwords (the master's, made by RDS, and each role's, made by the
+    # database module for the bootstrap Job) are in Secrets Manager only: not in the -vvv
+    # output, not in build/.
+    secretsmanager = member_clients(stand_in, outputs)("secretsmanager")
+    database = outputs["database"]
+    arns = [database["master_user_secret_arn"]] + [s["arn"] for s in database["role_secrets"].values()]
+    passwords = [json.loads(secretsmanager.get_secret_value(SecretId=arn)["SecretString"])["password"]
+                 for arn in arns]
+    # (the stand-in's RDS gives every master the same short password; the roles' are ours)
+    assert len(passwords) == 3 and all(len(password) >= 32 for password in passwords[1:])
+    built = ""
+    for directory, unused, files in os.walk(BUILD_DIR):
+        for name in files:
+            with open(os.path.join(directory, name), errors="replace") as handle:
+                built += handle.read()
+    for password in passwords:
+        assert password not in second.output and password not in built
 
 
 def test_check_mode_on_the_converged_environment_changes_nothing(converged, stand_in):
