@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import json
 
 SCRIPT_KEY = "bootstrap.sql"
 MOUNT_PATH = "/etc/mlops-database-bootstrap"
@@ -111,8 +112,9 @@ def script(databases):
     return "\n".join(lines)
 
 
-def script_digest(text, image):
-    return hashlib.sha256((image + "\n" + text).encode("utf-8")).hexdigest()[:10]
+def digest(value):
+    """A short, stable digest of a JSON-able value."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:10]
 
 
 def job_objects(namespace, databases, host, port, image, master_secret_arn, role_secret_names, secret_store,
@@ -120,14 +122,16 @@ def job_objects(namespace, databases, host, port, image, master_secret_arn, role
     """The bootstrap's objects in ``namespace``: the script's ConfigMap, the ExternalSecrets
     that bring the master credentials and each role's password from Secrets Manager, and the
     Job. The Job's name carries a digest of its script and image, so a changed bootstrap is a
-    new Job (a Job's pod template cannot change) and the old one is pruned.
+    new Job (a Job's pod template cannot change) and the old one is pruned. The names carry
+    digests: the ConfigMap's of its script, the Job's of its whole pod template (image,
+    database endpoint, script's ConfigMap...), so any change is a new Job, never a refused
+    update of an immutable one.
 
     ``role_secret_names``: ``{role: Secrets Manager name}`` of each owner's password secret.
     """
     text = script(databases)
-    digest = script_digest(text, image)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
-                  "metadata": {"name": "database-bootstrap-%s" % digest, "namespace": namespace},
+                  "metadata": {"name": "database-bootstrap-%s" % digest(text), "namespace": namespace},
                   "data": {SCRIPT_KEY: text}}
     secrets = [_external_secret(namespace, MASTER_SECRET, secret_store,
                                 [{"secretKey": key, "remoteRef": {"key": master_secret_arn, "property": key}}
@@ -168,11 +172,10 @@ def job_objects(namespace, databases, host, port, image, master_secret_arn, role
         pod["nodeSelector"] = dict(node_selector)
     if tolerations:
         pod["tolerations"] = list(tolerations)
+    template = {"metadata": {"labels": {"app.kubernetes.io/name": "database-bootstrap"}}, "spec": pod}
     job = {"apiVersion": "batch/v1", "kind": "Job",
-           "metadata": {"name": "database-bootstrap-%s" % digest, "namespace": namespace},
-           "spec": {"backoffLimit": 4, "activeDeadlineSeconds": 900,
-                    "template": {"metadata": {"labels": {"app.kubernetes.io/name": "database-bootstrap"}},
-                                 "spec": pod}}}
+           "metadata": {"name": "database-bootstrap-%s" % digest(template), "namespace": namespace},
+           "spec": {"backoffLimit": 4, "activeDeadlineSeconds": 900, "template": template}}
     return [config_map] + secrets + [job]
 
 

@@ -118,7 +118,10 @@ def test_the_job_meets_restricted_pod_security_and_carries_no_secret():
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert not container["securityContext"]["allowPrivilegeEscalation"]
     assert all("value" not in v for v in container["env"] if "PASSWORD" in v["name"] or v["name"] == "PGUSER")
-    # A changed script or image is a new Job (a Job's template cannot change).
-    other = bootstrap.job_objects("mlops-system", {"mlflow": {"owner": "mlflow"}}, "db.example", 5432,
-                                  "postgres:17.6-alpine", MASTER_ARN, ROLE_SECRETS, "aws-secrets-manager")
-    assert [o for o in other if o["kind"] == "Job"][0]["metadata"]["name"] != job["metadata"]["name"]
+    # A changed script, image or endpoint is a new Job (a Job's template cannot change).
+    for change in (dict(databases={"mlflow": {"owner": "mlflow"}}), dict(image="postgres:18.1-alpine"),
+                   dict(host="db2.example")):
+        inputs = dict(dict(databases=DATABASES, host="db.example", image="postgres:17.6-alpine"), **change)
+        other = bootstrap.job_objects("mlops-system", inputs["databases"], inputs["host"], 5432, inputs["image"],
+                                      MASTER_ARN, ROLE_SECRETS, "aws-secrets-manager")
+        assert [o for o in other if o["kind"] == "Job"][0]["metadata"]["name"] != job["metadata"]["name"], change
