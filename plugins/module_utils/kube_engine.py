@@ -55,6 +55,8 @@ import time
 
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
+from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import deep_merge
+
 try:
     import yaml
     HAS_YAML = True
@@ -224,15 +226,8 @@ def owned_fields(obj, manager):
     fields = {}
     for entry in (obj.get("metadata") or {}).get("managedFields") or []:
         if entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource"):
-            fields = merge_fields(fields, entry.get("fieldsV1") or {})
+            fields = deep_merge(fields, entry.get("fieldsV1") or {})
     return fields
-
-
-def merge_fields(a, b):
-    result = dict(a)
-    for k, v in b.items():
-        result[k] = merge_fields(result[k], v) if k in result and isinstance(v, dict) else v
-    return result
 
 
 def _list_member(items, selector):
@@ -548,7 +543,7 @@ class Engine(object):
         else:
             result["unchanged"] += 1
             return
-        fields = merge_fields(owned_fields(live or {}, self.field_manager), owned_fields(after, self.field_manager))
+        fields = deep_merge(owned_fields(live or {}, self.field_manager), owned_fields(after, self.field_manager))
         result["diff"].append({"before": plan_view(live, fields), "after": plan_view(after, fields),
                                "before_header": ref(obj), "after_header": ref(obj)})
 
