@@ -22,6 +22,12 @@ LOCK_PYTHON := 3.11
 LOCK_INPUTS := requirements/runtime.in requirements/test.in
 LOCKS := requirements/runtime.lock requirements/test.lock
 STAMP := $(VENV)/.stamp
+# The real MLflow server the integration tests run lives in a venv of its own:
+# its dependencies conflict with test.lock's. Its lock has its own input digest.
+MLFLOW_VENV := $(ROOT)/.venv-mlflow
+MLFLOW_LOCK_INPUTS := requirements/mlflow.in
+MLFLOW_LOCK := requirements/mlflow.lock
+MLFLOW_STAMP := $(MLFLOW_VENV)/.stamp
 
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 # ansible.cfg already points at .collections; molecule writes its own ansible.cfg,
@@ -30,6 +36,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.collections
 # Tools that spawn ansible-playbook (molecule) must find the venv's.
 export PATH := $(BIN):$(PATH)
 export MLOPS_LOCAL_AWS_PORT ?= 4566
+# The interpreter the integration tests start `mlflow server` with.
+export MLOPS_MLFLOW_PYTHON := $(MLFLOW_VENV)/bin/python
 
 COLLECTION_VERSION = $(shell sed -n "s/^version: *[\"']*\([^\"']*\).*/\1/p" $(ROOT)/galaxy.yml)
 COLLECTION_TARBALL = $(BUILD)/mlops-platform-$(COLLECTION_VERSION).tar.gz
@@ -47,7 +55,8 @@ help: ## List the targets
 # (Re-resolving and diffing would need the index and would also flag every new
 # upstream release, which is what `make lock-upgrade` is for.)
 
-inputs_digest = $$(cat $(LOCK_INPUTS) | sha256sum | cut -d' ' -f1)
+# $(1): the .in files a lock is resolved from.
+inputs_digest = $$(cat $(1) | sha256sum | cut -d' ' -f1)
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +65,7 @@ $(BIN)/uv:
 # uv reads an existing output file as preferences: `lock` keeps current pins
 # wherever the inputs still allow them; `lock-upgrade` moves everything forward.
 # test.lock is constrained by runtime.lock, so tests run exactly what users get.
+# mlflow.lock is resolved on its own: it only ever goes into .venv-mlflow/.
 # $(1): extra `uv pip compile` flags.
 define lock_recipe
 	compile() { \
@@ -64,9 +74,11 @@ define lock_recipe
 	}; \
 	compile requirements/runtime.in -o requirements/runtime.lock; \
 	compile requirements/test.in -c requirements/runtime.lock -o requirements/test.lock; \
+	compile $(MLFLOW_LOCK_INPUTS) -o $(MLFLOW_LOCK); \
 	for lock in $(LOCKS); do \
-	  sed -i "2a #    inputs-sha256: $(inputs_digest)" "$$lock"; \
-	done
+	  sed -i "2a #    inputs-sha256: $(call inputs_digest,$(LOCK_INPUTS))" "$$lock"; \
+	done; \
+	sed -i "2a #    inputs-sha256: $(call inputs_digest,$(MLFLOW_LOCK_INPUTS))" $(MLFLOW_LOCK)
 endef
 
 .PHONY: lock lock-upgrade
@@ -79,9 +91,11 @@ lock-upgrade: $(BIN)/uv ## Re-resolve requirements/*.lock at the newest allowed 
 .PHONY: lock-check
 lock-check: ## Fail if a lock file is older than requirements/*.in
 	@for lock in $(LOCKS); do \
-	  grep -qxF "#    inputs-sha256: $(inputs_digest)" "$$lock" \
+	  grep -qxF "#    inputs-sha256: $(call inputs_digest,$(LOCK_INPUTS))" "$$lock" \
 	    || { echo "$$lock does not match $(LOCK_INPUTS): run 'make lock'" >&2; exit 1; }; \
-	done
+	done; \
+	grep -qxF "#    inputs-sha256: $(call inputs_digest,$(MLFLOW_LOCK_INPUTS))" $(MLFLOW_LOCK) \
+	  || { echo "$(MLFLOW_LOCK) does not match $(MLFLOW_LOCK_INPUTS): run 'make lock'" >&2; exit 1; }
 
 $(STAMP): $(LOCKS) | $(BIN)/uv lock-check
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements/test.lock
@@ -89,6 +103,20 @@ $(STAMP): $(LOCKS) | $(BIN)/uv lock-check
 
 .PHONY: venv
 venv: $(STAMP) ## Create or update .venv/ from requirements/test.lock
+
+$(MLFLOW_VENV)/bin/python:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+
+# --compile-bytecode: `mlflow server` imports mlflow twice per start (the CLI, then
+# its worker), ~10 s each from source, and under PYTHONDONTWRITEBYTECODE nothing
+# caches the result. Compiling once here costs ~40 s per lock change.
+$(MLFLOW_STAMP): $(MLFLOW_LOCK) | $(BIN)/uv $(MLFLOW_VENV)/bin/python lock-check
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(MLFLOW_VENV)/bin/python \
+	  --require-hashes $(MLFLOW_LOCK)
+	touch $@
+
+.PHONY: mlflow-venv
+mlflow-venv: $(MLFLOW_STAMP) ## Create or update .venv-mlflow/ (the integration tests' MLflow server)
 
 # --- Local environment ------------------------------------------------------
 
@@ -141,7 +169,7 @@ unit: $(STAMP) ## pytest tests/unit
 	$(BIN)/pytest tests/unit
 
 .PHONY: integration
-integration: $(STAMP) k8s-build ## pytest tests/integration
+integration: $(STAMP) $(MLFLOW_STAMP) k8s-build ## pytest tests/integration
 	$(BIN)/pytest tests/integration
 
 # Scenarios live in extensions/molecule/<scenario>/ (molecule's collection mode);
@@ -193,6 +221,6 @@ install-check: build ## Install the built artifact into a scratch path and list 
 # --- Housekeeping -----------------------------------------------------------
 
 .PHONY: clean
-clean: ## Remove build output and caches (keeps .venv/ and .local/)
+clean: ## Remove build output and caches (keeps .venv/, .venv-mlflow/ and .local/)
 	rm -rf $(BUILD) tests/output .pytest_cache .hypothesis
-	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./.venv -o -path ./.venv-mlflow \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

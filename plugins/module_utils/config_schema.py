@@ -16,6 +16,7 @@ __metaclass__ = type
 import ipaddress
 import json
 import os
+import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import database
 from ansible_collections.mlops.platform.plugins.module_utils import naming
@@ -48,7 +49,7 @@ except ImportError:  # pragma: no cover - boto3 is a hard requirement of the col
 
 VERSIONS = {
     "kubernetes": "1.35",
-    "mlflow": "3.16.1",
+    "mlflow": "3.17.2",
     "feast": "0.66.0",
     "kubeflow_pipelines": "2.17.0",
     "kubeflow_trainer": "2.3.0",
@@ -642,24 +643,98 @@ MLOPS_INFRASTRUCTURE = _dict(
 # ---------------------------------------------------------------------------------------
 # Platform components on Kubernetes
 
-_RESOURCES = _dict("Container resource requests.", {
-    "cpu": _str("CPU request.", "500m", pattern=r"^\d+(\.\d+)?m?$"),
-    "memory": _str("Memory request.", "1Gi", pattern=r"^\d+(Ki|Mi|Gi|Ti)?$"),
-})
+_CPU = r"^(\d+m|\d+(\.\d{1,3})?)$"
+_MEMORY = r"^\d+(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+_QUANTITY_UNITS = {"m": 0.001, "": 1, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12,
+                   "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}
+
+
+def quantity(value):
+    """A Kubernetes quantity of the forms the schema accepts (``500m``, ``1.5``, ``2Gi``) as a number."""
+    match = re.match(r"^(\d+(?:\.\d+)?)([a-zA-Z]*)$", value or "")
+    if not match or match.group(2) not in _QUANTITY_UNITS:
+        return None
+    return float(match.group(1)) * _QUANTITY_UNITS[match.group(2)]
+
+
+def check_resources(resources):
+    """Each limit, when set, at least its request (the API server refuses the pod otherwise)."""
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    for name in ("cpu", "memory"):
+        request, limit = quantity(requests.get(name)), quantity(limits.get(name))
+        if request is not None and limit is not None and limit < request:
+            return "needs limits.%s >= requests.%s, got %s < %s" % (name, name, limits[name], requests[name])
+    return None
+
+
+def _resources(cpu, memory, memory_limit):
+    return _dict("Requests and limits of the container (Kubernetes quantities); no CPU limit by default, so a "
+                 "busy pod is never throttled below what the node can give.", {
+                     "requests": _dict("What the scheduler reserves.", {
+                         "cpu": _str("CPU request.", cpu, pattern=_CPU, nullable=False),
+                         "memory": _str("Memory request.", memory, pattern=_MEMORY, nullable=False),
+                     }),
+                     "limits": _dict("The most the container may use; null: no limit.", {
+                         "cpu": _str("CPU limit.", pattern=_CPU),
+                         "memory": _str("Memory limit (the container is killed above it).", memory_limit,
+                                        pattern=_MEMORY),
+                     }),
+                 }, check=check_resources)
+
+
+# Flags of `mlflow server` the collection sets itself; `extra_args` may not repeat them.
+MLFLOW_OWNED_FLAGS = ("--host", "--port", "--backend-store-uri", "--default-artifact-root",
+                      "--artifacts-destination", "--serve-artifacts", "--no-serve-artifacts", "--artifacts-only",
+                      "--allowed-hosts", "--workers", "--app-name", "--registry-store-uri", "-h", "-p", "-w")
+
+
+def check_mlflow_flag(flag):
+    """A flag (``--name`` or ``--name=value``) the collection does not set itself."""
+    if not flag.startswith("-"):
+        return "is not a flag (a flag starts with '--'; give its value as '--flag=value')"
+    if flag.split("=", 1)[0] in MLFLOW_OWNED_FLAGS:
+        return "is set by the collection from the component's config; it cannot be given again"
+    return None
+
+
+def check_ingress(ingress):
+    """A host when the Ingress is on."""
+    if ingress.get("enabled") and not ingress.get("host"):
+        return "is enabled without a host: set host to the DNS name clients use"
+    return None
+
 
 MLFLOW = _component(
-    "MLflow tracking server and model registry on PostgreSQL and the lake, through IRSA.",
+    "MLflow tracking server and model registry on PostgreSQL and the lake, through its workload identity.",
     {
         "version": _str("MLflow release.", VERSIONS["mlflow"], pattern=r"^\d+\.\d+\.\d+$"),
-        "replicas": _int("Tracking server replicas.", 2, minimum=1, maximum=20),
+        "image": _str("Image of the server and of its schema migration Job; null: the official image of `version` "
+                      "with the PostgreSQL and S3 drivers (`ghcr.io/mlflow/mlflow:v<version>-full`).",
+                      pattern=_IMAGE),
+        "replicas": _int("Tracking server replicas; above 1, a PodDisruptionBudget and a HorizontalPodAutoscaler "
+                         "(which then owns the replica count).", 2, minimum=1, maximum=20),
+        "max_replicas": _int("Most replicas the HorizontalPodAutoscaler may scale to; null: twice `replicas`.",
+                             minimum=1, maximum=40),
+        "workers": _int("Server worker processes per pod.", 2, minimum=1, maximum=16),
         "database_name": _str("Logical database of the `database` component used as backend store.", "mlflow",
                               pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
         "external_database": _external_database("MLflow"),
         "artifact_zone": _str("Data lake zone holding run artifacts.", "artifacts"),
-        "basic_auth": _bool("Turn on MLflow's basic-auth app; credentials come from Secrets Manager.", True),
-        "allowed_hosts": _list("Extra host names the server answers to (the Service name is always allowed).",
-                               _str("A host name.", nullable=False)),
-        "resources": _RESOURCES,
+        "basic_auth": _bool("Turn on MLflow's basic-auth app; credentials come from Secrets Manager.", False),
+        "allowed_hosts": _list("Extra host names the server answers to (its Service's names and the ingress host "
+                               "are always allowed).", _str("A host name.", nullable=False, pattern=_DNS_SUBDOMAIN)),
+        "resources": _resources("500m", "1Gi", "2Gi"),
+        "ingress": _dict("An Ingress for the server, on the AWS Load Balancer Controller's ALB.", {
+            "enabled": _bool("Make the Ingress.", False),
+            "host": _str("Host name clients use (required when enabled).", pattern=_DNS_SUBDOMAIN),
+            "class_name": _str("IngressClass.", "alb", pattern=_DNS_SUBDOMAIN),
+            "scheme": _str("ALB scheme: reachable inside the VPC only, or from the internet.", "internal",
+                           choices=["internal", "internet-facing"]),
+            "certificate_arn": _str("ACM certificate for HTTPS; null: HTTP only.",
+                                    pattern=r"^arn:aws[\w-]*:acm:[\w-]+:\d{12}:certificate/.+$"),
+        }, check=check_ingress),
+        "extra_args": _list("Further `mlflow server` flags, as `--flag` or `--flag=value`.",
+                            _str("A flag.", nullable=False, check=check_mlflow_flag)),
     },
 )
 

@@ -128,7 +128,7 @@ def converge(module, component, inventory_namespace, objects, facts=None):
         engine = kube_engine.Engine(_client(module), component, inventory_namespace, check_mode=module.check_mode,
                                     force_conflicts=params["force_conflicts"], prune_data=params["prune_data"],
                                     adopt=params["adopt"])
-        result = engine.apply(objects)
+        result = engine.apply(objects, wave_timeout=params["wait_timeout"])
         if params["wait"] and not module.check_mode:
             engine.wait(objects, timeout=params["wait_timeout"])
         result["requests"] = engine.requests

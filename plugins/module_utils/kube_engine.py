@@ -8,7 +8,9 @@ them to :class:`Engine`, which, on the kubernetes client's dynamic client:
 
 * applies them with **server-side apply** under one field manager (``mlops.platform``), in
   dependency order: Namespaces and CustomResourceDefinitions first, then, once every CRD is
-  Established, the rest in the order of :data:`KIND_ORDER` (custom resources last);
+  Established, the rest in the order of :data:`KIND_ORDER` (custom resources last), wave by
+  wave where objects carry Argo CD's sync-wave annotation (a migration Job, waited for,
+  before the Deployment that needs it; the same order Argo CD follows with a render);
 * in **check mode** asks the API server what it would do (``dryRun=All``) and reports a
   ``{before, after}`` diff per object, projected onto the fields this field manager owns
   (so server-set defaults, ``status`` and ``managedFields`` never show);
@@ -92,6 +94,11 @@ DATA_KINDS = frozenset(["Namespace", "PersistentVolumeClaim", "PersistentVolume"
 # Applied first, and waited for, before anything that may live in them or be of their kind.
 FIRST_KINDS = ("Namespace", "CustomResourceDefinition")
 
+# Argo CD's sync waves, honoured the same way when the engine applies: the objects of a wave
+# are applied, and those written that have a readiness rule waited for, before the next
+# wave (a schema migration Job before the Deployment of the new version). Default 0.
+WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+
 # Helm's install order, roughly: what others refer to comes before them.
 KIND_ORDER = (
     "Namespace", "CustomResourceDefinition", "PriorityClass", "NetworkPolicy", "ResourceQuota", "LimitRange",
@@ -158,6 +165,15 @@ def ordered(objects):
     return sorted(objects, key=lambda obj: (order_index(obj), key(obj)))
 
 
+def wave(obj):
+    """The object's sync wave (:data:`WAVE_ANNOTATION`), 0 when it has none."""
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(WAVE_ANNOTATION, "0")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise KubeError("annotation %s: %r is not an integer" % (WAVE_ANNOTATION, value), ref(obj))
+
+
 def canonical(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -219,6 +235,7 @@ def validate_object(obj, where):
         missing.append("metadata.name")
     if missing:
         raise KubeError("%s has no %s" % (where, ", ".join(missing)))
+    wave(obj)
 
 
 def owned_fields(obj, manager):
@@ -454,8 +471,12 @@ class Engine(object):
 
     # -- apply / plan -----------------------------------------------------------------------
 
-    def apply(self, objects):
+    def apply(self, objects, wave_timeout=600):
         """Apply (or, in check mode, plan) ``objects``, then prune what is no longer desired.
+
+        Namespaces and CRDs first; then the rest wave by wave (:data:`WAVE_ANNOTATION`), the
+        written objects of a wave that have a readiness rule waited for (up to
+        ``wave_timeout`` seconds; not in check mode) before the next wave is applied.
 
         Returns ``{changed, created, updated, deleted, kept, unchanged, diff, warnings,
         requests}``: refs of the objects written each way, ``diff`` one ``{before, after,
@@ -495,8 +516,14 @@ class Engine(object):
 
         if desired and parent is None:
             self._write_parent(wanted_kinds, desired, live)
-        for obj in rest:
-            self._apply_one(obj, live.get(key(obj)), result, planned_namespaces)
+        waves = sorted(set(wave(obj) for obj in rest))
+        for number in waves:
+            members = [obj for obj in rest if wave(obj) == number]
+            for obj in members:
+                self._apply_one(obj, live.get(key(obj)), result, planned_namespaces)
+            written = [obj for obj in members if ref(obj) in result["created"] + result["updated"]]
+            if number != waves[-1] and written and not self.check_mode:
+                self.wait(written, timeout=wave_timeout)
 
         stale = [obj for k, obj in live.items() if k not in seen]
         self._prune(stale, result)

@@ -8,6 +8,8 @@ import os
 import secrets
 import subprocess
 
+import pods
+
 from ansible_collections.mlops.platform.plugins.module_utils import database_bootstrap as bootstrap
 
 
@@ -24,9 +26,9 @@ def rendered(server):
 
 
 def run_job(server, tmp_path, secret_values):
-    """Run the Job's container as the kubelet would: its command, its env (Secret references
-    resolved from ``secret_values`` as External Secrets would have written them), and its
-    ConfigMap mounted where the Job mounts it."""
+    """Run the Job's container as the kubelet would (tests/integration/pods.py): its command,
+    its env (Secret references resolved from ``secret_values`` as External Secrets would have
+    written them), and its ConfigMap mounted where the Job mounts it."""
     objects = rendered(server)
     job, config_map = objects["Job"], objects["ConfigMap"]
     container = job["spec"]["template"]["spec"]["containers"][0]
@@ -35,16 +37,8 @@ def run_job(server, tmp_path, secret_values):
     directory.mkdir(exist_ok=True)
     for name, text in config_map["data"].items():
         (directory / name).write_text(text)
-    env = {key: value for key, value in server.env().items() if not key.startswith("PG")}
-    for variable in container["env"]:
-        if "value" in variable:
-            env[variable["name"]] = variable["value"]
-        else:
-            ref = variable["valueFrom"]["secretKeyRef"]
-            if (ref["name"], ref["key"]) in secret_values:
-                env[variable["name"]] = secret_values[(ref["name"], ref["key"])]
-    command = [part.replace(mount, str(directory)) for part in container["command"]]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    base = {key: value for key, value in server.env().items() if not key.startswith("PG")}
+    return pods.run(container, secret_values, base=base, replace={mount: str(directory)})
 
 
 def fingerprint(server):

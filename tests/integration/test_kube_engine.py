@@ -244,6 +244,43 @@ def test_waits_report_readiness_and_why_not(kube_client, component):
     assert "Unschedulable" in message and "node affinity/selector" in message, message
 
 
+def job(namespace, name, wave, pool="cpu"):
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": namespace,
+                         "annotations": {kube_engine.WAVE_ANNOTATION: str(wave)}},
+            "spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never", "nodeSelector": {"mlops.platform/pool": pool},
+                "containers": [{"name": "main", "image": PAUSE}]}}}}
+
+
+def test_a_wave_is_ready_before_the_next_is_applied(kube_client, component):
+    """Sync waves: a Job of wave -1 that cannot run stops the apply before wave 0 (the
+    Deployment is never made); one that completes is complete before the Deployment exists."""
+    name, ns = component
+    objects = objects_for(ns)
+    engine = Engine(kube_client, name, ns)
+    with pytest.raises(KubeError) as error:
+        engine.apply(objects + [job(ns, "stuck", -1, pool="does-not-exist")], wave_timeout=3)
+    assert "Job %s/stuck" % ns in str(error.value) and "Unschedulable" in str(error.value)
+    with pytest.raises(Exception):
+        client.AppsV1Api(kube_client).read_namespaced_deployment("web", ns)
+
+    result = engine.apply(objects + [job(ns, "migrate", -1)])
+    assert "apps/v1 Deployment %s/web" % ns in result["created"]
+    assert "batch/v1 Job %s/stuck" % ns in result["deleted"]
+    migrated = client.BatchV1Api(kube_client).read_namespaced_job("migrate", ns)
+    served = client.AppsV1Api(kube_client).read_namespaced_deployment("web", ns)
+    assert migrated.status.completion_time <= served.metadata.creation_timestamp
+
+    # A re-run with the Job complete waits for nothing and writes nothing.
+    again = Engine(kube_client, name, ns).apply(objects + [job(ns, "migrate", -1)])
+    assert not again["changed"] and set(again["requests"]) <= {"GET", "discovery"}, again["requests"]
+
+    with pytest.raises(KubeError) as error:
+        engine.apply([dict(job(ns, "bad", "first"))])
+    assert "sync-wave" in str(error.value) and "'first' is not an integer" in str(error.value)
+
+
 def test_render_is_byte_stable_and_the_api_server_accepts_it(kube_client, component, tmp_path):
     name, ns = component
     objects = objects_for(ns)

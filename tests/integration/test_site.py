@@ -7,6 +7,7 @@ import copy
 import glob
 import json
 import os
+import re
 
 import boto3
 import pytest
@@ -204,6 +205,32 @@ def test_cluster_nodes_and_identities_are_made_in_the_member_account(converged, 
     assert gpu_node.status.allocatable["nvidia.com/gpu"] == "1"
 
 
+def test_mlflow_serves_from_the_system_nodes_with_its_identity(converged, outputs, kube_client):
+    """The done-means of the MLflow issue, on `make demo`'s path: the platform base and MLflow
+    accepted by the real API server, the migration Job complete, the Deployment Available
+    with its pods on the system node group's nodes, its service account carrying the
+    identity the AWS layer made."""
+    from kubernetes import client as k8s
+
+    facts = outputs["mlflow"]
+    ns = facts["namespace"]
+    apps, core = k8s.AppsV1Api(kube_client), k8s.CoreV1Api(kube_client)
+    deployment = apps.read_namespaced_deployment("mlflow", ns)
+    assert deployment.status.available_replicas == deployment.spec.replicas == 1
+    system = set(n.metadata.name for n in core.list_node(
+        label_selector="eks.amazonaws.com/nodegroup=mlops-local-system").items)
+    pods = core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/name=mlflow").items
+    assert pods and set(p.spec.node_name for p in pods) <= system
+    (job,) = k8s.BatchV1Api(kube_client).list_namespaced_job(ns).items
+    assert job.status.succeeded == 1
+    account = core.read_namespaced_service_account("mlflow", ns)
+    identity = outputs["workload_identity"]["mlflow"]["pod_annotations"]
+    assert identity and dict((k, account.metadata.annotations.get(k)) for k in identity) == identity
+    command = deployment.spec.template.spec.containers[0].command
+    assert command[command.index("--artifacts-destination") + 1] == facts["artifacts_destination"]
+    assert facts["artifacts_destination"].startswith("s3://%s" % outputs["data_lake"]["buckets"]["artifacts"]["name"])
+
+
 def changed_tasks(run):
     """Names of the tasks that reported a change, in order."""
     tasks, current = [], None
@@ -238,6 +265,42 @@ def test_drift_is_repaired_exactly(converged, stand_in, outputs):
 
     again = run_playbook(stand_in)
     assert again.rc == 0 and again.recap["changed"] == 0, again
+
+
+def test_kubernetes_drift_is_planned_and_repaired_and_mlflow_off_prunes_it(converged, stand_in, outputs,
+                                                                           kube_client):
+    """Behind the play's back: MLflow scaled, the bootstrap's ConfigMap deleted. `--check
+    --diff` plans exactly those; the next run repairs exactly those. Then MLflow turned off:
+    its objects are pruned (the last test of the converged environment)."""
+    from kubernetes import client as k8s
+
+    ns, base = outputs["mlflow"]["namespace"], outputs["platform_base"]["namespace"]
+    apps, core = k8s.AppsV1Api(kube_client), k8s.CoreV1Api(kube_client)
+    apps.patch_namespaced_deployment_scale("mlflow", ns, {"spec": {"replicas": 3}})
+    (config_map,) = [c.metadata.name for c in core.list_namespaced_config_map(base).items
+                     if c.metadata.name.startswith("database-bootstrap-")]
+    core.delete_namespaced_config_map(config_map, base)
+
+    plan = run_playbook(stand_in, "--check", "--diff")
+    assert plan.rc == 0 and plan.recap["changed"] == 2, plan
+    assert [task.split(" : ")[0] for task in changed_tasks(plan)] == [
+        "mlops.platform.platform_base", "mlops.platform.mlflow"], plan
+    assert re.search(r"-\s+\"?replicas\"?: 3", plan.output) and re.search(r"\+\s+\"?replicas\"?: 1", plan.output), plan
+    assert apps.read_namespaced_deployment("mlflow", ns).spec.replicas == 3  # a plan writes nothing
+
+    repair = run_playbook(stand_in, "--diff")
+    assert repair.rc == 0 and [task.split(" : ")[0] for task in changed_tasks(repair)] == [
+        "mlops.platform.platform_base", "mlops.platform.mlflow"], repair
+    assert apps.read_namespaced_deployment("mlflow", ns).spec.replicas == 1
+    core.read_namespaced_config_map(config_map, base)
+
+    ml_platform = copy.deepcopy(local_inventory()["mlops_ml_platform"])
+    ml_platform["mlflow"]["enabled"] = False
+    off = run_playbook(stand_in, *extra_vars({"mlops_ml_platform": ml_platform}))
+    assert off.rc == 0 and off.recap["failed"] == 0, off
+    assert apps.list_namespaced_deployment(ns).items == []
+    assert k8s.BatchV1Api(kube_client).list_namespaced_job(ns).items == []
+    assert core.list_namespaced_service(ns).items == []
 
 
 def test_unreachable_aws_is_a_clear_failure_after_validation(silent_endpoint):
