@@ -720,7 +720,11 @@ MLFLOW = _component(
                               pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
         "external_database": _external_database("MLflow"),
         "artifact_zone": _str("Data lake zone holding run artifacts.", "artifacts"),
-        "basic_auth": _bool("Turn on MLflow's basic-auth app; credentials come from Secrets Manager.", False),
+        "basic_auth": _bool("Turn on MLflow's basic-auth app: every request but `/health` needs a user. The "
+                            "`admin` user's password is generated once into the Secrets Manager secret "
+                            "`<name_prefix>/mlflow/admin` (never in inventory or output).", True),
+        "basic_auth_default_permission": _str("Permission every user has on what others made, with basic auth.",
+                                              "READ", choices=["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]),
         "allowed_hosts": _list("Extra host names the server answers to (its Service's names and the ingress host "
                                "are always allowed).", _str("A host name.", nullable=False, pattern=_DNS_SUBDOMAIN)),
         "resources": _resources("500m", "1Gi", "2Gi"),
@@ -1133,8 +1137,21 @@ def _rule_names(view, errors):
         errors.append(ConfigError(prefix_path, problem))
 
 
+def _rule_autoscaling(view, errors):
+    """An autoscaler's ceiling is at least its floor."""
+    try:
+        if view.enabled("mlops_ml_platform", "mlflow"):
+            config = view.get("mlops_ml_platform.mlflow.config")
+            if config["max_replicas"] is not None and config["max_replicas"] < config["replicas"]:
+                errors.append(ConfigError("mlops_ml_platform.mlflow.config.max_replicas",
+                                          "must be at least replicas (%d)" % config["replicas"],
+                                          config["max_replicas"]))
+    except _Skip:
+        pass
+
+
 RULES = [_rule_needs, _rule_pod_identity, _rule_databases, _rule_lake_zones, _rule_availability_zones, _rule_subnets, _rule_compute,
-         _rule_organization, _rule_names]
+         _rule_organization, _rule_names, _rule_autoscaling]
 
 
 def validate(variables):

@@ -105,9 +105,12 @@ def application_of(module, component):
             "path": "%s/%s" % (gitops["path"].rstrip("/"), component)}
 
 
-def converge(module, component, inventory_namespace, objects, facts=None):
+def converge(module, component, inventory_namespace, objects, facts=None, aws_changes=None):
     """Apply ``objects`` as ``component``'s whole desired state (or plan it in check mode, or
     render it with ``render_dir``), wait for them unless told not to, and exit the module.
+
+    ``aws_changes``: the ``{before, after}`` diffs of what the module changed in AWS before
+    (a generated secret), reported with the cluster's changes.
 
     The result carries ``created``, ``updated``, ``deleted``, ``kept`` (refs), ``requests``
     and one ``diff`` entry per changed object; warnings (drift set back, objects kept) go to
@@ -123,8 +126,9 @@ def converge(module, component, inventory_namespace, objects, facts=None):
                                           os.path.join(params["render_dir"], component),
                                           application=application_of(module, component),
                                           check_mode=module.check_mode)
-            module.exit_json(changed=rendered["changed"], files=rendered["files"], written=rendered["written"],
-                             removed=rendered["removed"], ansible_facts=facts)
+            module.exit_json(changed=rendered["changed"] or bool(aws_changes), files=rendered["files"],
+                             written=rendered["written"], removed=rendered["removed"], ansible_facts=facts,
+                             diff=list(aws_changes or []))
         engine = kube_engine.Engine(_client(module), component, inventory_namespace, check_mode=module.check_mode,
                                     force_conflicts=params["force_conflicts"], prune_data=params["prune_data"],
                                     adopt=params["adopt"])
@@ -136,5 +140,8 @@ def converge(module, component, inventory_namespace, objects, facts=None):
         module.fail_json(msg=str(e))
     for warning in result.pop("warnings"):
         module.warn(warning)
+    if aws_changes:
+        result["changed"] = True
+        result["diff"] = list(aws_changes) + result["diff"]
     result.update(ansible_facts=facts)
     module.exit_json(**result)

@@ -21,6 +21,13 @@ PostgreSQL and S3 drivers):
   name carries a digest of its pod template, so a new version (or database) is a new Job;
 * above one replica, a PodDisruptionBudget and a HorizontalPodAutoscaler, which then owns
   the replica count (the Deployment leaves ``replicas`` unset);
+* with ``basic_auth``, the ``basic-auth`` app: its ini (no secret in it) in a ConfigMap
+  named by its digest (a change rolls the pods), its tables in the same database (their own
+  alembic version table), the admin's password and the Flask session key from the
+  Secrets Manager secret ``<name_prefix>/mlflow/admin`` that the module generates once,
+  through an ExternalSecret, as ``MLFLOW_AUTH_ADMIN_PASSWORD`` and
+  ``MLFLOW_FLASK_SERVER_SECRET_KEY``. MLflow sets the admin's password when it first
+  creates the admin user, never again: a rotation goes through MLflow's API;
 * every pod meets the ``restricted`` Pod Security Standard (non-root uid 1000, read-only
   root file system with an emptyDir on ``/tmp``, no privilege escalation, no capabilities,
   RuntimeDefault seccomp).
@@ -33,6 +40,7 @@ __metaclass__ = type
 import hashlib
 import json
 
+from ansible_collections.mlops.platform.plugins.module_utils import config_schema
 from ansible_collections.mlops.platform.plugins.module_utils.platform_base import (
     NODEGROUP_LABEL,
     RESTRICTED_CONTAINER,
@@ -45,6 +53,10 @@ NAME = "mlflow"
 PORT = 5000
 IMAGE = "ghcr.io/mlflow/mlflow:v%s-full"
 DATABASE_SECRET = "mlflow-database"
+ADMIN_SECRET = "mlflow-admin"
+ADMIN_USERNAME = "admin"
+AUTH_CONFIG_DIR = "/etc/mlflow-auth"
+AUTH_CONFIG_FILE = "basic_auth.ini"
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 # The official image runs as root; these pods run as this non-root user and group.
@@ -60,6 +72,12 @@ class MlflowError(Exception):
     def __init__(self, path, message):
         super(MlflowError, self).__init__("%s: %s" % (path, message))
         self.path = path
+
+
+def config_checks(config, environment):
+    """The platform's cross-component rules that concern MLflow's ``config`` (the same rules,
+    with the same messages, as a run of the whole inventory), paths under ``config``."""
+    return config_schema.component_rule_errors("mlops_ml_platform", COMPONENT, config, {"name": environment})
 
 
 def image(config):
@@ -100,6 +118,23 @@ def artifacts_destination(bucket, prefix):
     return "s3://%s/%s" % (bucket, prefix) if prefix else "s3://%s" % bucket
 
 
+def admin_secret_name(name_prefix):
+    """The Secrets Manager secret of the basic-auth admin (``username``, ``password``,
+    ``flask_secret_key``), under the environment's prefix that External Secrets may read."""
+    return "%s/%s/admin" % (name_prefix, COMPONENT)
+
+
+def auth_config(config, store_uri):
+    """basic-auth's ini: its tables in the backend store's database; no credential in it."""
+    return "\n".join([
+        "[mlflow]",
+        "default_permission = %s" % config["basic_auth_default_permission"],
+        "database_uri = %s" % store_uri,
+        "admin_username = %s" % ADMIN_USERNAME,
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+        ""])
+
+
 def server_command(config, namespace, store_uri, destination):
     """The server container's command, run as is by the proof test."""
     command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(PORT),
@@ -107,6 +142,8 @@ def server_command(config, namespace, store_uri, destination):
                "--artifacts-destination", destination, "--serve-artifacts",
                "--allowed-hosts", ",".join(allowed_hosts(config, namespace)),
                "--workers", str(config["workers"])]
+    if config["basic_auth"]:
+        command += ["--app-name", "basic-auth"]
     return command + list(config.get("extra_args") or [])
 
 
@@ -128,15 +165,27 @@ def environment(region):
     ]
 
 
-def database_external_secret(namespace, store, secret_key):
-    """The backend store's credentials, ``username`` and ``password`` of the Secrets Manager
-    secret ``secret_key``, as the Secret the pods read."""
+def auth_environment():
+    """The server's basic-auth settings: the ini's path, and the admin's password and the
+    Flask session key as references to the admin Secret."""
+    return [
+        {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": "%s/%s" % (AUTH_CONFIG_DIR, AUTH_CONFIG_FILE)},
+        {"name": "MLFLOW_AUTH_ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET,
+                                                                              "key": "password"}}},
+        {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET,
+                                                                                  "key": "flask_secret_key"}}},
+    ]
+
+
+def external_secret(namespace, store, name, secret_key, fields):
+    """The Secret ``name`` that External Secrets makes from the properties ``fields`` of the
+    Secrets Manager secret ``secret_key`` (wave -1: before anything that reads it)."""
     return {"apiVersion": EXTERNAL_SECRETS_API, "kind": "ExternalSecret",
-            "metadata": {"name": DATABASE_SECRET, "namespace": namespace, "annotations": {WAVE_ANNOTATION: "-1"}},
+            "metadata": {"name": name, "namespace": namespace, "annotations": {WAVE_ANNOTATION: "-1"}},
             "spec": {"secretStoreRef": {"kind": "ClusterSecretStore", "name": store}, "refreshInterval": "1h",
-                     "target": {"name": DATABASE_SECRET, "creationPolicy": "Owner"},
+                     "target": {"name": name, "creationPolicy": "Owner"},
                      "data": [{"secretKey": field, "remoteRef": {"key": secret_key, "property": field}}
-                              for field in ("username", "password")]}}
+                              for field in fields]}}
 
 
 def _resources(config):
@@ -148,7 +197,7 @@ def _resources(config):
     return result
 
 
-def _pod(config, identity, command, env, system_node_group, labels, server):
+def _pod(config, identity, command, env, system_node_group, labels, server, auth_config_map=None):
     container = {
         "name": "mlflow" if server else "db-upgrade", "image": image(config), "command": command, "env": env,
         "resources": _resources(config),
@@ -165,6 +214,9 @@ def _pod(config, identity, command, env, system_node_group, labels, server):
             "securityContext": dict(RESTRICTED_POD, runAsUser=RUN_AS, runAsGroup=RUN_AS, fsGroup=RUN_AS),
             "containers": [container],
             "volumes": [{"name": "tmp", "emptyDir": {}}]}
+    if auth_config_map:
+        container["volumeMounts"].append({"name": "auth", "mountPath": AUTH_CONFIG_DIR, "readOnly": True})
+        spec["volumes"].append({"name": "auth", "configMap": {"name": auth_config_map}})
     if not server:
         spec["restartPolicy"] = "Never"
     if system_node_group:
@@ -219,18 +271,35 @@ def ingress(config, namespace):
 
 
 def objects(config, identity, region, database, artifacts, secret_store, system_node_group=None,
-            network_policies_enabled=True):
+            network_policies_enabled=True, admin_secret=None):
     """Every MLflow object.
 
     ``identity``: the mlflow workload identity's output (``namespace``, ``service_account``,
     ``pod_annotations``); ``database``: ``{host, port, name, secret}``, ``secret`` the
     Secrets Manager secret holding ``username`` and ``password``; ``artifacts``: ``{bucket,
-    prefix}`` of the artifacts zone; ``secret_store``: the platform base's ClusterSecretStore.
+    prefix}`` of the artifacts zone; ``secret_store``: the platform base's ClusterSecretStore;
+    ``admin_secret``: with ``basic_auth``, the Secrets Manager secret of the admin
+    (:func:`admin_secret_name`).
     """
+    if config["basic_auth"] and not admin_secret:
+        raise MlflowError("config.basic_auth", "is true, but no admin secret was given")
     namespace = identity["namespace"]
     store_uri = backend_store_uri(database["host"], database["port"], database["name"])
     destination = artifacts_destination(artifacts["bucket"], artifacts.get("prefix"))
     env = environment(region)
+    extra = []
+    auth_config_map = None
+    server_env = env
+    if config["basic_auth"]:
+        text = auth_config(config, store_uri)
+        auth_config_map = "mlflow-auth-%s" % _digest(text)
+        extra = [{"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": auth_config_map, "namespace": namespace,
+                               "annotations": {WAVE_ANNOTATION: "-1"}},
+                  "data": {AUTH_CONFIG_FILE: text}},
+                 external_secret(namespace, secret_store, ADMIN_SECRET, admin_secret,
+                                 ("username", "password", "flask_secret_key"))]
+        server_env = env + auth_environment()
     service_account = {"apiVersion": "v1", "kind": "ServiceAccount",
                        "metadata": {"name": identity["service_account"], "namespace": namespace,
                                     "annotations": dict(identity.get("pod_annotations") or {},
@@ -248,15 +317,17 @@ def objects(config, identity, region, database, artifacts, secret_store, system_
                                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                            "template": _pod(config, identity,
                                             server_command(config, namespace, store_uri, destination),
-                                            env, system_node_group, SERVER_LABELS, server=True)}}
+                                            server_env, system_node_group, SERVER_LABELS, server=True,
+                                            auth_config_map=auth_config_map)}}
     if config["replicas"] == 1:
         deployment["spec"]["replicas"] = 1
     service = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": NAME, "namespace": namespace, "labels": dict(SERVER_LABELS)},
                "spec": {"selector": dict(SERVER_LABELS),
                         "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}}
-    result = [service_account, database_external_secret(namespace, secret_store, database["secret"]),
-              upgrade, deployment, service]
+    result = [service_account,
+              external_secret(namespace, secret_store, DATABASE_SECRET, database["secret"], ("username", "password")),
+              upgrade, deployment, service] + extra
     if network_policies_enabled:
         result.extend(network_policies(namespace, database["port"]))
     if config["replicas"] > 1:

@@ -282,7 +282,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, wait_until, write_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until, write_once
+from ansible_collections.mlops.platform.plugins.module_utils.generated_secret import GeneratedSecrets
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
@@ -316,8 +317,8 @@ class Database:
         self.ec2 = module.client("ec2", retry_decorator=AWS_RETRY)
         self.rds = module.client("rds", retry_decorator=AWS_RETRY)
         self.rds_once = module.once_client("rds")
-        self.secretsmanager = module.client("secretsmanager", retry_decorator=AWS_RETRY)
-        self.secretsmanager_once = module.once_client("secretsmanager")
+        self.secrets = GeneratedSecrets(module, db.role_secret_name(self.params["name_prefix"], ""),
+                                        self.environment, db.COMPONENT, self.tags)
         self.kms_key = ComponentKey(module, self.names["kms_alias"], self.environment, db.COMPONENT, self.tags,
                                     "Encrypts the PostgreSQL database %s (mlops.platform)" % self.names["instance"],
                                     "name_prefix")
@@ -331,7 +332,6 @@ class Database:
         self.subnet_group = None
         self.parameter_group = None
         self.instance = None
-        self.role_secrets = {}  # by name
         self.before = {}
         self.after = {}
 
@@ -350,24 +350,16 @@ class Database:
         self.read_subnet_group()
         self.read_parameter_group()
         self.read_instance()
-        self.read_role_secrets()
+        self.secrets.read()
         errors += self.ownership_problems()
         if errors:
             raise ConfigProblems(errors)
         self.before = self.state()
 
-    def read_role_secrets(self):
-        """The owner roles' password secrets, ``<name_prefix>/database/<role>``: one listing."""
-        prefix = db.role_secret_name(self.params["name_prefix"], "")
-        listed = self.paginate(self.secretsmanager, "list_secrets", "SecretList",
-                               Filters=[{"Key": "name", "Values": [prefix]}])
-        self.role_secrets = dict((secret["Name"], dict(secret, tags=boto3_tag_list_to_ansible_dict(
-            secret.get("Tags", [])))) for secret in listed if secret["Name"].startswith(prefix))
-
-    def find_role_secret(self, name):
-        self.read_role_secrets()
-        secret = self.role_secrets.get(name)
-        return secret if secret is not None and is_owned(secret["tags"], self.environment, db.COMPONENT) else None
+    @property
+    def role_secrets(self):
+        """The owner roles' password secrets, ``<name_prefix>/database/<role>``, by name."""
+        return self.secrets.live
 
     def read_subnets(self):
         """One DescribeSubnets: the subnets exist, lie in the VPC and cover two AZs (Multi-AZ too)."""
@@ -476,13 +468,13 @@ class Database:
                                    "or choose another name_prefix" % (what, name, resource[id_key], self.environment),
                     self.params["name_prefix"]))
         for role in db.owner_roles(self.config):
-            secret = self.role_secrets.get(db.role_secret_name(self.params["name_prefix"], role))
-            if secret is not None and not is_owned(secret["tags"], self.environment, db.COMPONENT):
+            name = db.role_secret_name(self.params["name_prefix"], role)
+            if self.secrets.foreign(name):
                 errors.append(db.ConfigError(
                     "config.databases", "names the role %s, whose password secret %s exists but is not owned by the "
                                         "database of environment %s (no mlops.platform ownership tags); it is left "
                                         "alone: remove it or choose another name_prefix"
-                                        % (role, secret["Name"], self.environment), role))
+                                        % (role, name, self.environment), role))
         if self.subnet_group is not None and self.vpc_known and self.subnet_group["VpcId"] != self.params["vpc_id"]:
             errors.append(db.ConfigError("vpc_id", "differs from the VPC %s of the DB subnet group %s; moving the "
                                                    "database to another VPC is not done by this module"
@@ -677,31 +669,10 @@ class Database:
         set the role's password; so do the role's pods."""
         for role in db.owner_roles(self.config):
             name = db.role_secret_name(self.params["name_prefix"], role)
-            live = self.role_secrets.get(name)
-            if live is not None:
-                missing = compare_aws_tags(live["tags"], self.tags, purge_tags=False)[0]
-                if missing and self.write():
-                    self.secretsmanager.tag_resource(SecretId=live["ARN"], aws_retry=True,
-                                                     Tags=ansible_dict_to_boto3_tag_list(missing))
-                live["tags"] = dict(live["tags"], **missing)
-                continue
-            if self.write():
-                # Generated once per create, and the same for each attempt of it: Secrets
-                # Manager returns the first result to a repeat with the same token and value.
-                value = json.dumps({"username": role, "password": secrets.token_urlsafe(32)})
-                token = client_token()
-                response, found = create_once(
-                    lambda: self.secretsmanager_once.create_secret(
-                        Name=name, ClientRequestToken=token, SecretString=value,
-                        Description="Password of the PostgreSQL role %s of %s (mlops.platform)"
-                                    % (role, self.names["instance"]),
-                        Tags=ansible_dict_to_boto3_tag_list(self.tags)),
-                    lambda: self.find_role_secret(name), exists_codes=("ResourceExistsException",),
-                    foreign=lambda: self.not_owned("secret", name))
-                del value
-                self.role_secrets[name] = found or {"Name": name, "ARN": response["ARN"], "tags": dict(self.tags)}
-            else:
-                self.role_secrets[name] = {"Name": name, "ARN": UNKNOWN, "tags": dict(self.tags)}
+            self.changed |= self.secrets.ensure(
+                name, lambda role=role: json.dumps({"username": role, "password": secrets.token_urlsafe(32)}),
+                "Password of the PostgreSQL role %s of %s (mlops.platform)" % (role, self.names["instance"]),
+                lambda name=name: self.not_owned("secret", name))
 
     def wait(self):
         """Wait for the instance to be available (amazon.aws's RDS waiter), then read its endpoint."""

@@ -24,6 +24,11 @@ description:
     from Secrets Manager; no credential is in an argument, a plain env value or a rendered file.
   - Artifacts are served through the server (C(--serve-artifacts)) from C(s3://<lake bucket>/<artifacts zone>)
     with the workload identity of the service account (its IRSA annotation, or none with Pod Identity).
+  - With C(config.basic_auth) (the default), the C(basic-auth) app - every request but C(/health) needs a user.
+    The C(admin) user's password and the server's session key are generated once, by this module, into the Secrets
+    Manager secret C(<name_prefix>/mlflow/admin) (never returned, logged or rendered), and reach the server through
+    an ExternalSecret. MLflow sets the admin's password only when it first creates the user; to rotate it, use
+    MLflow's API. A secret of that name that the collection did not make is refused.
   - C(mlflow db upgrade) runs as a Job in sync wave -1; the Deployment of a new version is applied only once
     it completed (Argo CD follows the same waves from a render).
   - The server's C(--allowed-hosts) lists every name of its Service, the ingress host and C(config.allowed_hosts);
@@ -74,6 +79,16 @@ options:
         it outlives MLflow's namespace, so turning MLflow off still finds what to prune.
     type: str
     default: mlops-system
+  name_prefix:
+    description:
+      - Prefix of the environment's resource names, as C(mlops_environment.name_prefix) or C(mlops-<environment>).
+        With C(config.basic_auth), the admin's secret is C(<name_prefix>/mlflow/admin).
+    type: str
+  tags:
+    description:
+      - Tags put on the admin's secret, with the ownership tags.
+    type: dict
+    default: {}
   network_policies:
     description:
       - Whether the namespace has the platform base's default-deny NetworkPolicies; MLflow then adds the allows
@@ -172,15 +187,43 @@ ansible_facts:
   contains:
     mlops_mlflow:
       description: C(enabled), C(namespace), C(service_account), C(tracking_uri) (in the cluster), C(ingress_host),
-        C(image), C(version) and C(artifacts_destination).
+        C(image), C(version), C(artifacts_destination) and, with basic auth, C(admin_secret) (C(name), C(arn)).
       type: dict
 """
 
+import json
+import secrets
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by MlopsAWSModule
+
 from ansible_collections.mlops.platform.plugins.module_utils import mlflow
-from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule
+from ansible_collections.mlops.platform.plugins.module_utils.component import managed_tags, validate_config
+from ansible_collections.mlops.platform.plugins.module_utils.generated_secret import GeneratedSecrets
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import MLFLOW
 from ansible_collections.mlops.platform.plugins.module_utils.kube_component import converge, kube_argument_spec
+
+
+def ensure_admin_secret(module, name_prefix):
+    """The basic-auth admin's secret, generated once (``{"name", "arn"}``, ``aws_changes``)."""
+    environment = module.params["environment"]
+    name = mlflow.admin_secret_name(name_prefix)
+    admin = GeneratedSecrets(module, name.rpartition("/")[0] + "/", environment, mlflow.COMPONENT,
+                             managed_tags(environment, mlflow.COMPONENT, module.params["tags"]))
+    admin.read()
+    changed = admin.ensure(
+        name, lambda: json.dumps({"username": mlflow.ADMIN_USERNAME, "password": secrets.token_urlsafe(32),
+                                  "flask_secret_key": secrets.token_urlsafe(48)}),
+        "Admin credentials and session key of the MLflow tracking server of %s (mlops.platform)" % environment,
+        lambda: AWSResourceError("name_prefix", "names the secret %s, which exists but is not owned by the MLflow "
+                                                "of environment %s (no mlops.platform ownership tags); it is left "
+                                                "alone: remove it or choose another name_prefix" % (name, environment)))
+    secret = {"name": name, "arn": admin.arn(name)}
+    return secret, [{"before": {}, "after": {"secret": name}, "after_header": "Secrets Manager secret %s" % name}] \
+        if changed else []
 
 
 def main():
@@ -191,13 +234,17 @@ def main():
         data_lake=dict(type="dict", default={}),
         secret_store=dict(type="str", default="aws-secrets-manager", no_log=False),
         platform_namespace=dict(type="str", default="mlops-system"),
+        name_prefix=dict(type="str"),
+        tags=dict(type="dict", default={}),
         network_policies=dict(type="bool", default=True),
         system_node_group=dict(type="str"),
     ), supports_check_mode=True)
-    config = validate_config(module, MLFLOW)
+    config = validate_config(module, MLFLOW,
+                             extra_checks=lambda c: mlflow.config_checks(c, module.params["environment"]))
     params = module.params
     facts = {"enabled": params["enabled"]}
     objects = []
+    aws_changes = []
     if params["enabled"]:
         if not module.region:
             module.fail_json(msg="region: MLflow's S3 client names the lake's region; set region "
@@ -214,8 +261,21 @@ def main():
         if database is None:
             module.fail_json(msg="database: the database component has no endpoint or no password secret for "
                                  "MLflow's role yet (only planned?); converge the database first")
+        admin = None
+        if config["basic_auth"]:
+            if not params["name_prefix"]:
+                module.fail_json(msg="name_prefix: needed with config.basic_auth, to name the admin's secret "
+                                     "(<name_prefix>/mlflow/admin)")
+            try:
+                admin, aws_changes = ensure_admin_secret(module, params["name_prefix"])
+            except AWSResourceError as e:
+                module.fail_json(msg=str(e))
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+                module.fail_json_aws(e, msg="Could not converge MLflow's admin secret in Secrets Manager")
+            facts["admin_secret"] = admin
         objects = mlflow.objects(config, identity, module.region, database, artifacts, params["secret_store"],
-                                 params["system_node_group"], params["network_policies"])
+                                 params["system_node_group"], params["network_policies"],
+                                 admin_secret=admin["name"] if admin else None)
         namespace = identity["namespace"]
         facts.update(
             namespace=namespace, service_account=identity["service_account"],
@@ -223,7 +283,8 @@ def main():
             ingress_host=config["ingress"]["host"] if config["ingress"]["enabled"] else None,
             image=mlflow.image(config), version=config["version"],
             artifacts_destination=mlflow.artifacts_destination(artifacts["bucket"], artifacts["prefix"]))
-    converge(module, mlflow.COMPONENT, params["platform_namespace"], objects, facts={"mlops_mlflow": facts})
+    converge(module, mlflow.COMPONENT, params["platform_namespace"], objects, facts={"mlops_mlflow": facts},
+             aws_changes=aws_changes)
 
 
 if __name__ == "__main__":

@@ -25,14 +25,21 @@ def external_secret_values(external_secrets, secretsmanager):
     return values
 
 
-def environment(container, secret_values, base=None):
-    """The container's environment over ``base``: plain values, and Secret references from
-    ``secret_values``; a reference that cannot be resolved is left out, as a kubelet would
-    refuse to start the container (the tests assert on that)."""
+def _replaced(text, replace):
+    for old, new in (replace or {}).items():
+        text = text.replace(old, new)
+    return text
+
+
+def environment(container, secret_values, base=None, replace=None):
+    """The container's environment over ``base``: plain values (``replace`` applied, as to
+    the command), and Secret references from ``secret_values``; a reference that cannot be
+    resolved is left out, as a kubelet would refuse to start the container (the tests
+    assert on that)."""
     env = dict(base or {})
     for variable in container.get("env") or []:
         if "value" in variable:
-            env[variable["name"]] = variable["value"]
+            env[variable["name"]] = _replaced(variable["value"], replace)
         else:
             ref = variable["valueFrom"]["secretKeyRef"]
             if (ref["name"], ref["key"]) in secret_values:
@@ -46,11 +53,32 @@ def clean_base_environment():
             if not key.startswith(("PG", "AWS_", "MLFLOW_"))}
 
 
+def command(container, replace=None):
+    """The container's command; ``replace``: ``{text: substitute}`` applied to each argument
+    (a mount path pointing at a local directory)."""
+    return [_replaced(part, replace) for part in container["command"]]
+
+
+def mount_config_maps(pod_spec, container, config_maps, directory):
+    """Write each ConfigMap volume the container mounts into ``directory``/<volume>; return
+    ``{mount path: local directory}`` for ``replace``."""
+    by_name = dict((c["metadata"]["name"], c) for c in config_maps)
+    volumes = dict((v["name"], v) for v in pod_spec.get("volumes") or [])
+    replace = {}
+    for mount in container.get("volumeMounts") or []:
+        source = volumes[mount["name"]].get("configMap")
+        if source is None:
+            continue
+        local = os.path.join(str(directory), mount["name"])
+        os.makedirs(local, exist_ok=True)
+        for key, text in by_name[source["name"]]["data"].items():
+            with open(os.path.join(local, key), "w") as handle:
+                handle.write(text)
+        replace[mount["mountPath"]] = local
+    return replace
+
+
 def run(container, secret_values, base=None, replace=None, timeout=120):
-    """Run the container's command to completion; ``replace``: ``{text: substitute}`` applied to
-    each argument (a mount path pointing at a local directory)."""
-    command = list(container["command"])
-    for old, new in (replace or {}).items():
-        command = [part.replace(old, new) for part in command]
-    return subprocess.run(command, env=environment(container, secret_values, base), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    """Run the container's command to completion."""
+    return subprocess.run(command(container, replace), env=environment(container, secret_values, base, replace),
+                          capture_output=True, text=True, timeout=timeout, check=False)

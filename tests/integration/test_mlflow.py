@@ -11,6 +11,7 @@ import json
 import uuid
 
 import pytest
+from conftest import started_stand_in
 from kube import MIRROR
 
 from ansible.module_utils.testing import patch_module_args
@@ -40,7 +41,14 @@ def run(capsys, main, args, check_mode=False, fails=False):
 
 
 @pytest.fixture
-def args(capsys, control_plane, fake_nodes):
+def stand_in(tmp_path):
+    """Secrets Manager for the basic-auth admin's secret."""
+    with started_stand_in(tmp_path / "stand-in") as port:
+        yield {"endpoint_url": "http://127.0.0.1:%d" % port, "access_key": "testing", "secret_key": "testing"}
+
+
+@pytest.fixture
+def args(capsys, control_plane, fake_nodes, stand_in):
     """MLflow's arguments, in a namespace of the test's own that the platform base made."""
     suffix = uuid.uuid4().hex[:6]
     identities = {"mlflow": {"namespace": "mlflow-%s" % suffix, "service_account": "mlflow",
@@ -49,7 +57,7 @@ def args(capsys, control_plane, fake_nodes):
     run(capsys, platform_base_module.main, dict(base, mirror=MIRROR, kubernetes_version="1.35",
                                                 workload_identities=identities))
     return dict(base, workload_identities=identities, database=DATABASE, data_lake=DATA_LAKE,
-                system_node_group="cpu", config={"replicas": 1})
+                system_node_group="cpu", config={"replicas": 1}, name_prefix="mlops-it", **stand_in)
 
 
 def refs(result, kind):

@@ -10,12 +10,15 @@ a web identity token) and the S3 endpoint (MLFLOW_S3_ENDPOINT_URL, the stand-in'
 server listens on a free port instead of 5000; everything else is the rendered argument list.
 
 Before it, the database bootstrap Job's own command runs against that PostgreSQL twice (the
-second run changes nothing), then the migration Job's own `mlflow db upgrade`. Then, through
-the MLflow client: a run with a metric and an artifact, a registered model version, all read
-back; the artifact is in the lake bucket under the artifacts zone; a Host the server was not
-told about is refused.
+second run changes nothing), then the migration Job's own `mlflow db upgrade`. The server runs
+with basic auth, as by default: its ini from the rendered ConfigMap, the admin's password
+from the admin secret. Then, through the MLflow client with the admin's credentials: a run
+with a metric and an artifact, a registered model version, all read back; the artifact is in
+the lake bucket under the artifacts zone; a request without credentials is refused, and so
+is a Host the server was not told about; /health needs neither.
 """
 
+import base64
 import json
 import os
 import secrets
@@ -112,8 +115,11 @@ def wait_for_health(url, process, timeout=120):
     raise AssertionError("mlflow server did not answer /health within %d s" % timeout)
 
 
-def status_with_host(url, host):
-    request = urllib.request.Request(url + "/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": host})
+def status_with_host(url, host, credentials=None):
+    headers = {"Host": host}
+    if credentials:
+        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % credentials).encode()).decode()
+    request = urllib.request.Request(url + "/api/2.0/mlflow/experiments/search?max_results=1", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -131,6 +137,10 @@ def test_the_rendered_server_tracks_runs_artifacts_and_models(postgres, stand_in
     role_secret = "mlops-it/database/%s" % role
     password = secrets.token_urlsafe(24)
     secretsmanager.create_secret(Name=role_secret, SecretString=json.dumps({"username": role, "password": password}))
+    # The admin's secret, as the module generates it.
+    admin_secret = mlflow.admin_secret_name("mlops-it")
+    admin = {"username": "admin", "password": secrets.token_urlsafe(32), "flask_secret_key": secrets.token_urlsafe(48)}
+    secretsmanager.create_secret(Name=admin_secret, SecretString=json.dumps(admin))
 
     # 1. The database bootstrap Job's own command, twice; the second run changes nothing.
     databases = {database_name: {"owner": role}}
@@ -164,9 +174,12 @@ def test_the_rendered_server_tracks_runs_artifacts_and_models(postgres, stand_in
     objects = mlflow.objects(config, identity, REGION,
                              {"host": "127.0.0.1", "port": postgres.port, "name": database_name,
                               "secret": role_secret},
-                             {"bucket": BUCKET, "prefix": "artifacts/"}, "aws-secrets-manager")
+                             {"bucket": BUCKET, "prefix": "artifacts/"}, "aws-secrets-manager",
+                             admin_secret=admin_secret)
+    assert config["basic_auth"]  # the default
     values = pods.external_secret_values([o for o in objects if o["kind"] == "ExternalSecret"], secretsmanager)
     assert values[(mlflow.DATABASE_SECRET, "password")] == password
+    assert values[(mlflow.ADMIN_SECRET, "password")] == admin["password"]
     stand_ins = dict(pods.clean_base_environment(), PATH=mlflow_bin + os.pathsep + os.environ["PATH"],
                      AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                      MLFLOW_S3_ENDPOINT_URL="http://127.0.0.1:%d" % stand_in)
@@ -179,24 +192,31 @@ def test_the_rendered_server_tracks_runs_artifacts_and_models(postgres, stand_in
 
     # 4. The server: the Deployment's container command and environment, on a free port.
     (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
-    server = deployment["spec"]["template"]["spec"]["containers"][0]
-    command = list(server["command"])
+    pod = deployment["spec"]["template"]["spec"]
+    server = pod["containers"][0]
+    replace = pods.mount_config_maps(pod, server, [o for o in objects if o["kind"] == "ConfigMap"], tmp_path)
+    command = pods.command(server, replace)
     port = free_port()
     command[command.index("--port") + 1] = str(port)
-    process = subprocess.Popen(command, env=pods.environment(server, values, base=stand_ins),
+    process = subprocess.Popen(command, env=pods.environment(server, values, base=stand_ins, replace=replace),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = "http://127.0.0.1:%d" % port
     try:
         wait_for_health(url, process)
         client = subprocess.run([MLFLOW_PYTHON, "-c", CLIENT], capture_output=True, text=True, timeout=300, check=False,
                                 env=dict(pods.clean_base_environment(), MLFLOW_TRACKING_URI=url,
-                                         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"))
+                                         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+                                         MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=admin["password"]))
         assert client.returncode == 0, client.stderr[-4000:]
         result = json.loads(client.stdout.strip().splitlines()[-1])
         # The Service's names (with the port a client puts in Host) are allowed; others are not.
-        assert status_with_host(url, "mlflow.%s.svc.cluster.local:5000" % NAMESPACE) == 200
-        assert status_with_host(url, "mlflow") == 200
-        assert status_with_host(url, "attacker.example.com") == 403
+        credentials = ("admin", admin["password"])
+        assert status_with_host(url, "mlflow.%s.svc.cluster.local:5000" % NAMESPACE, credentials) == 200
+        assert status_with_host(url, "mlflow", credentials) == 200
+        assert status_with_host(url, "attacker.example.com", credentials) == 403
+        # Basic auth: nothing without the admin's credentials, or with a wrong password.
+        assert status_with_host(url, "mlflow") == 401
+        assert status_with_host(url, "mlflow", ("admin", "not-the-password")) == 401
     finally:
         process.terminate()
         try:
@@ -214,4 +234,4 @@ def test_the_rendered_server_tracks_runs_artifacts_and_models(postgres, stand_in
     assert postgres.psql("SELECT count(*) FROM runs", database=database_name) == ["1"]
     assert postgres.psql("SELECT name FROM registered_models", database=database_name) == ["proof-model"]
     assert postgres.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'runs'", database=database_name) == [role]
-    assert password not in output
+    assert password not in output and admin["password"] not in output

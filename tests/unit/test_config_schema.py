@@ -179,6 +179,11 @@ def test_an_external_database_satisfies_the_rule_but_needs_its_details(full):
                               "mlops_ml_platform.mlflow.config.external_database.name"]
 
 
+def test_an_autoscaler_ceiling_below_its_floor_is_refused(full):
+    full["mlops_ml_platform"]["mlflow"]["config"].update(replicas=3, max_replicas=2)
+    assert errors_of(full) == ["mlops_ml_platform.mlflow.config.max_replicas: 2 must be at least replicas (3)"]
+
+
 def test_multi_az_needs_two_availability_zones(full):
     full["mlops_infrastructure"]["eks"]["enabled"] = False
     for group in ("mlops_ml_platform", "mlops_pipelines", "mlops_serving"):
