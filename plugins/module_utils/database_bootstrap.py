@@ -29,8 +29,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
-import json
+from ansible_collections.mlops.platform.plugins.module_utils.kube_objects import (
+    restricted_container,
+    restricted_pod,
+    short_digest,
+)
 
 SCRIPT_KEY = "bootstrap.sql"
 MOUNT_PATH = "/etc/mlops-database-bootstrap"
@@ -112,11 +115,6 @@ def script(databases):
     return "\n".join(lines)
 
 
-def digest(value):
-    """A short, stable digest of a JSON-able value."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:10]
-
-
 def job_objects(namespace, databases, host, port, image, master_secret_arn, role_secret_names, secret_store,
                 node_selector=None, tolerations=None):
     """The bootstrap's objects in ``namespace``: the script's ConfigMap, the ExternalSecrets
@@ -131,7 +129,7 @@ def job_objects(namespace, databases, host, port, image, master_secret_arn, role
     """
     text = script(databases)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap",
-                  "metadata": {"name": "database-bootstrap-%s" % digest(text), "namespace": namespace},
+                  "metadata": {"name": "database-bootstrap-%s" % short_digest(text), "namespace": namespace},
                   "data": {SCRIPT_KEY: text}}
     secrets = [_external_secret(namespace, MASTER_SECRET, secret_store,
                                 [{"secretKey": key, "remoteRef": {"key": master_secret_arn, "property": key}}
@@ -154,16 +152,14 @@ def job_objects(namespace, databases, host, port, image, master_secret_arn, role
     pod = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": POSTGRES_UID, "runAsGroup": POSTGRES_UID,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": restricted_pod(POSTGRES_UID),
         "containers": [{
             "name": "psql",
             "image": image,
             "command": ["psql", "--no-psqlrc", "--file", "%s/%s" % (MOUNT_PATH, SCRIPT_KEY)],
             "env": env,
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                                "readOnlyRootFilesystem": True},
+            "securityContext": restricted_container(),
             "volumeMounts": [{"name": "script", "mountPath": MOUNT_PATH, "readOnly": True}],
         }],
         "volumes": [{"name": "script", "configMap": {"name": config_map["metadata"]["name"]}}],
@@ -174,7 +170,7 @@ def job_objects(namespace, databases, host, port, image, master_secret_arn, role
         pod["tolerations"] = list(tolerations)
     template = {"metadata": {"labels": {"app.kubernetes.io/name": "database-bootstrap"}}, "spec": pod}
     job = {"apiVersion": "batch/v1", "kind": "Job",
-           "metadata": {"name": "database-bootstrap-%s" % digest(template), "namespace": namespace},
+           "metadata": {"name": "database-bootstrap-%s" % short_digest(template), "namespace": namespace},
            "spec": {"backoffLimit": 4, "activeDeadlineSeconds": 900, "template": template}}
     return [config_map] + secrets + [job]
 

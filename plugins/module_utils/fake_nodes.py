@@ -22,10 +22,10 @@ import hashlib
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils.instance_types import instance_type
+from ansible_collections.mlops.platform.plugins.module_utils.kube_objects import NODEGROUP_LABEL
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_ANNOTATION_VALUE = "fake"
-NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 GPU_RESOURCE = "nvidia.com/gpu"

@@ -37,15 +37,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
-import json
-
 from ansible_collections.mlops.platform.plugins.module_utils import config_schema
-from ansible_collections.mlops.platform.plugins.module_utils.platform_base import (
-    NODEGROUP_LABEL,
-    RESTRICTED_CONTAINER,
-    RESTRICTED_POD,
+from ansible_collections.mlops.platform.plugins.module_utils.kube_objects import (
     network_policy,
+    node_selector,
+    restricted_container,
+    restricted_pod,
+    short_digest,
 )
 
 COMPONENT = "mlflow"
@@ -201,7 +199,7 @@ def _pod(config, identity, command, env, system_node_group, labels, server, auth
     container = {
         "name": "mlflow" if server else "db-upgrade", "image": image(config), "command": command, "env": env,
         "resources": _resources(config),
-        "securityContext": dict(RESTRICTED_CONTAINER, runAsUser=RUN_AS, runAsGroup=RUN_AS),
+        "securityContext": restricted_container(RUN_AS),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     if server:
@@ -211,7 +209,7 @@ def _pod(config, identity, command, env, system_node_group, labels, server, auth
         container["readinessProbe"] = dict(probe, failureThreshold=3)
         container["livenessProbe"] = dict(probe, failureThreshold=6)
     spec = {"serviceAccountName": identity["service_account"],
-            "securityContext": dict(RESTRICTED_POD, runAsUser=RUN_AS, runAsGroup=RUN_AS, fsGroup=RUN_AS),
+            "securityContext": restricted_pod(RUN_AS, fs_group=True),
             "containers": [container],
             "volumes": [{"name": "tmp", "emptyDir": {}}]}
     if auth_config_map:
@@ -220,17 +218,13 @@ def _pod(config, identity, command, env, system_node_group, labels, server, auth
     if not server:
         spec["restartPolicy"] = "Never"
     if system_node_group:
-        spec["nodeSelector"] = {NODEGROUP_LABEL: system_node_group}
+        spec["nodeSelector"] = node_selector(system_node_group)
     if server and config["replicas"] > 1:
         spec["topologySpreadConstraints"] = [
             {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
              "labelSelector": {"matchLabels": dict(SERVER_LABELS)}}
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")]
     return {"metadata": {"labels": dict(labels, **PART_OF)}, "spec": spec}
-
-
-def _digest(value):
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:10]
 
 
 def network_policies(namespace, database_port):
@@ -292,7 +286,7 @@ def objects(config, identity, region, database, artifacts, secret_store, system_
     server_env = env
     if config["basic_auth"]:
         text = auth_config(config, store_uri)
-        auth_config_map = "mlflow-auth-%s" % _digest(text)
+        auth_config_map = "mlflow-auth-%s" % short_digest(text)
         extra = [{"apiVersion": "v1", "kind": "ConfigMap",
                   "metadata": {"name": auth_config_map, "namespace": namespace,
                                "annotations": {WAVE_ANNOTATION: "-1"}},
@@ -307,7 +301,7 @@ def objects(config, identity, region, database, artifacts, secret_store, system_
     template = _pod(config, identity, upgrade_command(store_uri), env, system_node_group, UPGRADE_LABELS,
                     server=False)
     upgrade = {"apiVersion": "batch/v1", "kind": "Job",
-               "metadata": {"name": "mlflow-db-upgrade-%s" % _digest(template), "namespace": namespace,
+               "metadata": {"name": "mlflow-db-upgrade-%s" % short_digest(template), "namespace": namespace,
                             "labels": dict(UPGRADE_LABELS), "annotations": {WAVE_ANNOTATION: "-1"}},
                "spec": {"backoffLimit": 3, "activeDeadlineSeconds": 900, "template": template}}
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment",

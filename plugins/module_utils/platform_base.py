@@ -29,25 +29,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mlops.platform.plugins.module_utils import database_bootstrap
+from ansible_collections.mlops.platform.plugins.module_utils.kube_objects import (
+    RESTRICTED_CONTAINER,
+    RESTRICTED_POD,
+    network_policy,
+    node_selector,
+)
 
 COMPONENT = "platform_base"
 EXTERNAL_SECRETS = "external_secrets"
 ESO_CHART_REPOSITORY = "https://charts.external-secrets.io"
 ESO_API_VERSION = "external-secrets.io/v1"
 ESO_WEBHOOK_PORT = 10250
-NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 PSA_PREFIX = "pod-security.kubernetes.io/"
 # Identities whose namespace is the cluster's, not the platform's.
 SYSTEM_NAMESPACES = frozenset(["kube-system", "kube-public", "kube-node-lease", "default"])
-
-RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def namespace_labels(pod_security, kubernetes_version):
@@ -72,11 +68,6 @@ def platform_namespaces(config, identities):
 def namespace(name, config, kubernetes_version):
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "labels": namespace_labels(config["pod_security"], kubernetes_version)}}
-
-
-def network_policy(namespace_name, name, spec):
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": namespace_name}, "spec": spec}
 
 
 def baseline_policies(namespace_name):
@@ -122,7 +113,7 @@ def cluster_secret_store(config, region):
 
 def external_secrets_application(config, version, identity, system_node_group):
     """An Argo CD Application that installs the operator's chart at the pinned release."""
-    placement = {"nodeSelector": {NODEGROUP_LABEL: system_node_group}} if system_node_group else {}
+    placement = {"nodeSelector": node_selector(system_node_group)} if system_node_group else {}
     security = {"podSecurityContext": dict(RESTRICTED_POD), "securityContext": dict(RESTRICTED_CONTAINER)}
     values = dict({
         "installCRDs": False,  # applied, and kept, by the platform base
@@ -160,7 +151,7 @@ def database_ready(database):
 
 def bootstrap_objects(config, database, system_node_group):
     namespace_name = config["namespace"]
-    placement = {NODEGROUP_LABEL: system_node_group} if system_node_group else None
+    placement = node_selector(system_node_group)
     result = database_bootstrap.job_objects(
         namespace_name, database["databases"], database["endpoint"], database["port"],
         config["database_bootstrap_image"], database["master_user_secret_arn"],
