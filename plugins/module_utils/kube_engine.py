@@ -380,6 +380,7 @@ class Engine(object):
         self.adopt = adopt
         self.field_manager = field_manager
         self._parent = None
+        self._namespaces = {}  # name: whether it exists (asked at most once, in check mode)
         self.warnings = []
         self._counts = _request_counter(api_client)
         self._counted_from = dict(self._counts)
@@ -555,9 +556,11 @@ class Engine(object):
             return
         predicted = self.check_mode and (
             (namespace and namespace in planned_namespaces)
-            or self.resource(obj["apiVersion"], obj["kind"], required=False) is None)
+            or self.resource(obj["apiVersion"], obj["kind"], required=False) is None
+            or (namespace and live is None and not self._namespace_exists(namespace)))
         if predicted:
-            # Its namespace or its CRD exists only once the plan is carried out: nothing to ask.
+            # Its namespace or its CRD exists only once the plan is carried out (by this
+            # component or one converged before it, such as the platform base): nothing to ask.
             after = obj
         else:
             after = self._server_side_apply(obj, live)
@@ -573,6 +576,12 @@ class Engine(object):
         fields = deep_merge(owned_fields(live or {}, self.field_manager), owned_fields(after, self.field_manager))
         result["diff"].append({"before": plan_view(live, fields), "after": plan_view(after, fields),
                                "before_header": ref(obj), "after_header": ref(obj)})
+
+    def _namespace_exists(self, name):
+        if name not in self._namespaces:
+            self._namespaces[name] = self.get({"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": name}}) is not None
+        return self._namespaces[name]
 
     def _server_side_apply(self, obj, live):
         resource = self.resource(obj["apiVersion"], obj["kind"])

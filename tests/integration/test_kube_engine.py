@@ -124,6 +124,12 @@ def test_check_mode_is_a_server_side_dry_run_with_a_plan(kube_client, component)
     assert plan["changed"] and len(plan["created"]) == 6 and plan["requests"].get("PATCH", 0) <= 2
     with pytest.raises(client.ApiException):
         client.CoreV1Api(kube_client).read_namespace(ns)
+    # Objects in a namespace another component makes first (the platform base makes the
+    # components' namespaces): predicted too, with one GET for the namespace.
+    elsewhere = [obj for obj in objects_for(ns) if obj["kind"] in ("ConfigMap", "Service")]
+    plan = Engine(kube_client, name, ns, check_mode=True).apply(elsewhere)
+    assert sorted(plan["created"]) == ["v1 ConfigMap %s/settings" % ns, "v1 Service %s/web" % ns], plan
+    assert "PATCH" not in plan["requests"], plan["requests"]
 
     engine = Engine(kube_client, name, ns)
     engine.apply(objects_for(ns))

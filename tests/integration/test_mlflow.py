@@ -135,6 +135,16 @@ def test_converge_rerun_drift_upgrade_and_turning_off(capsys, kube_client, fake_
     assert not run(capsys, mlflow_module.main, dict(args, enabled=False))["changed"]
 
 
+def test_check_mode_before_the_platform_base_predicts_without_failing(capsys, kube_client, args):
+    """A first --check with MLflow just turned on: its namespace is only planned (by the platform
+    base, converged before it), so its objects are predicted, not refused."""
+    ns = "mlflow-planned-%s" % uuid.uuid4().hex[:6]
+    planned = dict(args, workload_identities={"mlflow": dict(args["workload_identities"]["mlflow"], namespace=ns)})
+    plan = run(capsys, mlflow_module.main, planned, check_mode=True)
+    assert plan["changed"] and "apps/v1 Deployment %s/mlflow" % ns in plan["created"], plan
+    assert client.CoreV1Api(kube_client).list_namespace(field_selector="metadata.name=%s" % ns).items == []
+
+
 def test_render_holds_no_secret_and_orders_the_migration(capsys, args, tmp_path):
     result = run(capsys, mlflow_module.main, dict(args, render_dir=str(tmp_path),
                                                   config={"ingress": {"enabled": True, "host": "mlflow.example.internal"}}))
