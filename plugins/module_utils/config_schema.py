@@ -937,14 +937,15 @@ def _rule_databases(view, errors):
 
 
 def _rule_lake_zones(view, errors):
-    """Components that keep data in the lake need it, and need their zone to exist."""
+    """Components that keep data in the lake need it, need their zone to exist, and need their
+    workload identity to be allowed there (write, or read for a component that only reads)."""
     users = [
-        ("mlops_ml_platform.mlflow", "artifact_zone"),
-        ("mlops_ml_platform.feast", "feature_zone"),
-        ("mlops_pipelines.kubeflow", "pipeline_root_zone"),
-        ("mlops_serving.kserve", "model_zone"),
+        ("mlops_ml_platform.mlflow", "artifact_zone", "mlflow", True),
+        ("mlops_ml_platform.feast", "feature_zone", "feast", True),
+        ("mlops_pipelines.kubeflow", "pipeline_root_zone", "kubeflow", True),
+        ("mlops_serving.kserve", "model_zone", "kserve", False),
     ]
-    for component, key in users:
+    for component, key, identity, writes in users:
         try:
             if not view.get(component + ".enabled"):
                 continue
@@ -959,6 +960,14 @@ def _rule_lake_zones(view, errors):
             if zone not in zones:
                 errors.append(ConfigError("%s.config.%s" % (component, key),
                                           "is not a zone of the data lake (%s)" % ", ".join(zones), zone))
+                continue
+            row = IDENTITIES[identity]
+            allowed = row.write_zones if writes else row.read_zones + row.write_zones
+            if zone not in allowed:
+                errors.append(ConfigError("%s.config.%s" % (component, key),
+                                          "is a zone the %s workload identity may not %s (it may %s: %s)"
+                                          % (identity, "write" if writes else "read", "write" if writes else "read",
+                                             ", ".join(allowed)), zone))
         except _Skip:
             pass
     try:

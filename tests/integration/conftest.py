@@ -134,6 +134,26 @@ def extra_vars(variables):
     return ["-e", json.dumps(variables)]
 
 
+def run_module(capsys, main, args, check_mode=False, fails=False):
+    """Run a module's real main() as Ansible would (ansible-core's patch_module_args); its
+    result as the controller receives it. Asserts it failed exactly when ``fails``."""
+    from ansible.module_utils.testing import patch_module_args
+
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    result = json.loads(capsys.readouterr().out)
+    assert (exit_info.value.code != 0) == fails, result
+    return result
+
+
+def warnings(result):
+    """The warning messages of a result (ansible-core 2.19 returns them as WarningSummary dicts)."""
+    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
+
+
 # Figures of the fault and kill runs (test_faults.py), shown at the end of `make test`.
 FAULT_FIGURES = []
 

@@ -2,13 +2,12 @@
 a GPU node group's nodes are registered with the group's taint and labels, the scheduler
 places a pod that tolerates the taint there, and a re-run writes nothing."""
 
-import json
 from urllib.parse import parse_qsl
 
 import pytest
+from conftest import run_module
 from kube import wait_until
 
-from ansible.module_utils.testing import patch_module_args
 from kubernetes import client
 
 from ansible_collections.mlops.platform.plugins.module_utils import local_nodes
@@ -22,15 +21,8 @@ GROUP = {"name": "mlops-it-gpu-l4", "count": 2, "instance_type": "g6.xlarge", "z
          "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]}
 
 
-def run_module(capsys, args, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            local_nodes_module.main()
-    result = json.loads(capsys.readouterr().out)
-    assert exit_info.value.code == 0, result.get("msg")
-    return result
+def run(capsys, args, check_mode=False):
+    return run_module(capsys, local_nodes_module.main, args, check_mode=check_mode)
 
 
 class Requests:
@@ -73,13 +65,13 @@ def test_module_registers_gpu_nodes_a_tolerating_pod_lands_there_and_a_rerun_cha
     core = client.CoreV1Api(kube_client)
     args = {"kubeconfig": str(control_plane.kubeconfig), "node_groups": [gpu_group]}
 
-    planned = run_module(capsys, args, check_mode=True)
+    planned = run(capsys, args, check_mode=True)
     assert planned["changed"] is True
     assert len(planned["node_groups"][GROUP["name"]]["created"]) == 2
     assert core.list_node(label_selector="eks.amazonaws.com/nodegroup=%s" % GROUP["name"]).items == [], \
         "check mode wrote nothing"
 
-    first = run_module(capsys, args)
+    first = run(capsys, args)
     assert first["changed"] is True
     names = first["node_groups"][GROUP["name"]]["nodes"]
     assert sorted(first["node_groups"][GROUP["name"]]["created"]) == sorted(names) and len(names) == 2
@@ -108,10 +100,10 @@ def test_module_registers_gpu_nodes_a_tolerating_pod_lands_there_and_a_rerun_cha
     pod = wait_until(running, timeout=60, message="the tolerating pod to run")
     assert pod.spec.node_name in names
 
-    again = run_module(capsys, args)
+    again = run(capsys, args)
     assert again["changed"] is False, again["node_groups"]
     assert again["diff"]["before"] == again["diff"]["after"]
-    checked = run_module(capsys, args, check_mode=True)
+    checked = run(capsys, args, check_mode=True)
     assert checked["changed"] is False
 
 

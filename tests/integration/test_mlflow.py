@@ -7,14 +7,13 @@ planned and put back; a new version migrates first; replicas > 1 hand the count 
 HPA; turning MLflow off prunes it; a render holds no secret; bad input refused before any
 request."""
 
-import json
 import uuid
 
 import pytest
+from conftest import run_module as run
 from conftest import started_stand_in
 from kube import MIRROR
 
-from ansible.module_utils.testing import patch_module_args
 from kubernetes import client
 
 from ansible_collections.mlops.platform.plugins.modules import mlflow as mlflow_module
@@ -27,17 +26,6 @@ DATABASE = {
     "role_secrets": {"mlflow": {"name": "mlops-it/database/mlflow", "arn": "arn:aws:secretsmanager:x"}},
 }
 DATA_LAKE = {"buckets": {"artifacts": {"name": "mlops-it-lake-123456789012", "prefix": "artifacts/"}}}
-
-
-def run(capsys, main, args, check_mode=False, fails=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    result = json.loads(capsys.readouterr().out)
-    assert (exit_info.value.code != 0) == fails, result
-    return result
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 import yaml
+from conftest import run_module, warnings
 from kube import MIRROR
 
-from ansible.module_utils.testing import patch_module_args
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
@@ -25,14 +25,7 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-it-external-secrets"
 
 
 def run(capsys, args, check_mode=False, fails=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exit_info:
-            platform_base_module.main()
-    result = json.loads(capsys.readouterr().out)
-    assert (exit_info.value.code != 0) == fails, result
-    return result
+    return run_module(capsys, platform_base_module.main, args, check_mode=check_mode, fails=fails)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +69,6 @@ def args(control_plane, argocd_crd, fake_nodes):
             "ebs_csi_driver": {"namespace": "kube-system", "service_account": "ebs-csi-controller-sa"},
         },
     }
-
-
-def warnings(result):
-    """The warning messages of a result (ansible-core 2.19 returns them as WarningSummary dicts)."""
-    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
 
 def pod(name, **security):

@@ -179,6 +179,19 @@ def test_an_external_database_satisfies_the_rule_but_needs_its_details(full):
                               "mlops_ml_platform.mlflow.config.external_database.name"]
 
 
+def test_a_component_zone_its_identity_may_not_use_is_refused(full):
+    full["mlops_infrastructure"]["data_lake"]["config"] = {
+        "zones": ["raw", "processed", "features", "artifacts", "models", "scratch"]}
+    full["mlops_ml_platform"]["mlflow"]["config"]["artifact_zone"] = "raw"
+    full["mlops_serving"]["kserve"].setdefault("config", {})["model_zone"] = "scratch"
+    assert errors_of(full) == [
+        "mlops_ml_platform.mlflow.config.artifact_zone: 'raw' is a zone the mlflow workload identity may not write "
+        "(it may write: artifacts, models)",
+        "mlops_serving.kserve.config.model_zone: 'scratch' is a zone the kserve workload identity may not read "
+        "(it may read: models)",
+    ]
+
+
 def test_an_autoscaler_ceiling_below_its_floor_is_refused(full):
     full["mlops_ml_platform"]["mlflow"]["config"].update(replicas=3, max_replicas=2)
     assert errors_of(full) == ["mlops_ml_platform.mlflow.config.max_replicas: 2 must be at least replicas (3)"]
