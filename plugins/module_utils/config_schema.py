@@ -937,8 +937,7 @@ def _rule_databases(view, errors):
 
 
 def _rule_lake_zones(view, errors):
-    """Components that keep data in the lake need it, need their zone to exist, and need their
-    workload identity to be allowed there (write, or read for a component that only reads)."""
+    """Components that keep data in the lake need it, their zone, and their identity's access to it."""
     users = [
         ("mlops_ml_platform.mlflow", "artifact_zone", "mlflow", True),
         ("mlops_ml_platform.feast", "feature_zone", "feast", True),
