@@ -38,6 +38,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mlops.platform.plugins.module_utils import config_schema
+from ansible_collections.mlops.platform.plugins.module_utils.kube_engine import WAVE_ANNOTATION
 from ansible_collections.mlops.platform.plugins.module_utils.kube_objects import (
     network_policy,
     node_selector,
@@ -56,7 +57,6 @@ ADMIN_USERNAME = "admin"
 AUTH_CONFIG_DIR = "/etc/mlflow-auth"
 AUTH_CONFIG_FILE = "basic_auth.ini"
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"
-WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 # The official image runs as root; these pods run as this non-root user and group.
 RUN_AS = 1000
 PART_OF = {"app.kubernetes.io/part-of": NAME}
