@@ -31,6 +31,7 @@ try:
 except ImportError:
     _CONNECTION_ERRORS = ()  # AnsibleAWSModule reports the missing SDK
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -74,6 +75,11 @@ class _Retry(AWSRetry):
 AWS_RETRY = _Retry.jittered_backoff(
     retries=10, delay=1, max_delay=30,
     catch_extra_error_codes=sorted(THROTTLING_CODES | SERVER_ERROR_CODES | {CONNECTION_FAILED}))
+
+
+def paginate(client, operation, key, retry=AWS_RETRY, **params):
+    """Every item under ``key`` of every page of ``operation``: amazon.aws's paginator, our retries."""
+    return paginated_query_with_retries(client, operation, retry_decorator=retry, **params)[key]
 
 
 def settling_retry(*error_codes):

@@ -27,6 +27,17 @@ KEY_TAG = "mlops.platform/resource"
 UNKNOWN = "(known after apply)"
 
 
+def is_unknown(value):
+    """True for a value an earlier component's check-mode plan could not know yet.
+
+    The plan's value is ``UNKNOWN``, or a string built around it (an ARN formatted from an
+    unknown id); a list is unknown when any of its items is.
+    """
+    if isinstance(value, (list, tuple)):
+        return any(is_unknown(item) for item in value)
+    return isinstance(value, str) and UNKNOWN in value
+
+
 def component_argument_spec(**extra):
     """Options shared by the component modules; ``extra`` adds the module's own."""
     spec = dict(

@@ -15,7 +15,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
-from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_unknown  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError, check_cidr
 
 COMPONENT = "database"
@@ -91,11 +91,6 @@ def usable_waiter_model(max_attempts):
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
-
-
-def is_unknown(value):
-    """True for a value an earlier component's check-mode plan could not know yet."""
-    return value == UNKNOWN
 
 
 # --- names ---------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginat
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError
 from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, create_once, wait_until
-from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, managed_tags
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, is_unknown, managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.eks import minor_version
 from ansible_collections.mlops.platform.plugins.module_utils.eks_capabilities import EksCapabilities
 
@@ -172,12 +172,6 @@ def desired_size(spec, live_desired):
     if live_desired is None or spec["enforce_desired_size"]:
         return spec["desired_size"]
     return min(max(live_desired, spec["min_size"]), spec["max_size"])
-
-
-def _unknown(value):
-    if isinstance(value, (list, tuple)):
-        return any(_unknown(item) for item in value)
-    return value == UNKNOWN
 
 
 def health_issues(group):
@@ -422,7 +416,7 @@ class NodeGroups:
         refused = []
         for spec_key, view_key, what in IMMUTABLE:
             wanted, current = spec[spec_key], before[view_key]
-            if current is None or _unknown(wanted):
+            if current is None or is_unknown(wanted):
                 continue  # not reported (a launch template), or not known before apply
             if spec_key == "subnet_ids":
                 wanted = sorted(wanted)

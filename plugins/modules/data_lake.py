@@ -208,7 +208,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, create_once, wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, create_once, paginate, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     component_argument_spec,
     managed_tags,
@@ -282,8 +282,7 @@ class DataLake:
 
     def read_buckets(self):
         """Every bucket of the account whose name starts with the prefix: one paginated ListBuckets."""
-        buckets = paginated_query_with_retries(self.client("s3"), "list_buckets", retry_decorator=AWS_RETRY,
-                                               Prefix=self.prefix)["Buckets"]
+        buckets = paginate(self.client("s3"), "list_buckets", "Buckets", Prefix=self.prefix)
         self.existing = {bucket["Name"]: bucket.get("BucketRegion") for bucket in buckets}
 
     # -- KMS ---------------------------------------------------------------------------------

@@ -273,7 +273,6 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
@@ -282,13 +281,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until, write_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, wait_until, write_once
 from ansible_collections.mlops.platform.plugins.module_utils.generated_secret import GeneratedSecrets
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
 from ansible_collections.mlops.platform.plugins.module_utils.component import fail_config
-from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned
+from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.component import managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATABASE
@@ -325,8 +324,8 @@ class Database:
         self.key_after = None
         self.changed = False
         self.instance_changed = False
-        self.vpc_known = not db.is_unknown(self.params["vpc_id"])
-        self.subnets_known = not any(db.is_unknown(subnet) for subnet in self.params["subnet_ids"])
+        self.vpc_known = not is_unknown(self.params["vpc_id"])
+        self.subnets_known = not any(is_unknown(subnet) for subnet in self.params["subnet_ids"])
         # Live resources (None: absent), each with its tags as a dict under "tags".
         self.security_group = None
         self.subnet_group = None
@@ -336,9 +335,6 @@ class Database:
         self.after = {}
 
     # -- reading ---------------------------------------------------------------------------
-
-    def paginate(self, client, operation, key, **params):
-        return paginated_query_with_retries(client, operation, retry_decorator=AWS_RETRY, **params)[key]
 
     def read(self):
         # The subnets first: a wrong subnet list is refused after this one read.
@@ -365,8 +361,8 @@ class Database:
         """One DescribeSubnets: the subnets exist, lie in the VPC and cover two AZs (Multi-AZ too)."""
         if not (self.vpc_known and self.subnets_known):
             return []
-        subnets = self.paginate(self.ec2, "describe_subnets", "Subnets",
-                                Filters=[{"Name": "subnet-id", "Values": self.params["subnet_ids"]}])
+        subnets = paginate(self.ec2, "describe_subnets", "Subnets",
+                           Filters=[{"Name": "subnet-id", "Values": self.params["subnet_ids"]}])
         return db.check_subnets(self.config, self.params["vpc_id"], self.params["subnet_ids"], subnets)
 
     def read_security_groups(self):
@@ -375,11 +371,11 @@ class Database:
             return []
         errors = []
         vpc_id = self.params["vpc_id"]
-        groups = self.paginate(self.ec2, "describe_security_groups", "SecurityGroups",
-                               Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+        groups = paginate(self.ec2, "describe_security_groups", "SecurityGroups",
+                          Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
         ids = {group["GroupId"] for group in groups}
         for index, group_id in enumerate(self.params["allowed_security_group_ids"]):
-            if not db.is_unknown(group_id) and group_id not in ids:
+            if not is_unknown(group_id) and group_id not in ids:
                 errors.append(db.ConfigError("allowed_security_group_ids[%d]" % index,
                                              "is not a security group of vpc_id %s" % vpc_id, group_id))
         for group in groups:
@@ -397,7 +393,7 @@ class Database:
                                                "remove it or choose another name_prefix" % (what, name, self.environment))
 
     def find_owned_security_group(self):
-        groups = self.paginate(self.ec2, "describe_security_groups", "SecurityGroups", Filters=[
+        groups = paginate(self.ec2, "describe_security_groups", "SecurityGroups", Filters=[
             {"Name": "vpc-id", "Values": [self.params["vpc_id"]]},
             {"Name": "group-name", "Values": [self.names["security_group"]]}])
         for group in groups:
@@ -435,8 +431,8 @@ class Database:
             return None
         group = groups[0]
         # Only the parameters set on the group (Source=user): the engine defaults are hundreds.
-        parameters = self.paginate(self.rds, "describe_db_parameters", "Parameters",
-                                   DBParameterGroupName=name, Source="user")
+        parameters = paginate(self.rds, "describe_db_parameters", "Parameters",
+                              DBParameterGroupName=name, Source="user")
         self.parameter_group = dict(group, tags=self.rds_tags(group["DBParameterGroupArn"]),
                                     parameters={p["ParameterName"]: p.get("ParameterValue") for p in parameters})
         return self.parameter_group

@@ -247,7 +247,6 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -255,10 +254,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import eks as eks_logic
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, client_token, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec, fail_config
-from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, managed_tags, validate_config
+from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, is_unknown, managed_tags, validate_config
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS
 from ansible_collections.mlops.platform.plugins.module_utils.eks_capabilities import EksCapabilities
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
@@ -276,10 +275,6 @@ OPERATOR_ENTRY = "access-entry/operator"
 SYSTEM_LABELS = {"mlops.platform/workload": "system"}
 EBS_CSI_ADDON = "aws-ebs-csi-driver"
 EBS_CSI_IDENTITY = "ebs_csi_driver"
-
-
-def _is_unknown(value):
-    return isinstance(value, str) and value.startswith("(")
 
 
 class Eks:
@@ -604,8 +599,7 @@ class Eks:
         if self.skipped("access_entries"):
             return
         name = self.names["cluster"]
-        live = paginated_query_with_retries(self.eks, "list_access_entries", retry_decorator=AWS_RETRY,
-                                            clusterName=name)["accessEntries"]
+        live = paginate(self.eks, "list_access_entries", "accessEntries", clusterName=name)
         policy = eks_logic.CLUSTER_ADMIN_POLICY % self.partition
         before, after, changed = [], [], False
         for principal in live:
@@ -648,9 +642,8 @@ class Eks:
     def ensure_admin_policy(self, principal, policy, new):
         """The cluster-scoped admin policy on an entry of ours; True when it had to be associated."""
         if not new:
-            associated = paginated_query_with_retries(
-                self.eks, "list_associated_access_policies", retry_decorator=AWS_RETRY,
-                clusterName=self.names["cluster"], principalArn=principal)["associatedAccessPolicies"]
+            associated = paginate(self.eks, "list_associated_access_policies", "associatedAccessPolicies",
+                                  clusterName=self.names["cluster"], principalArn=principal)
             if any(item["policyArn"] == policy and item["accessScope"]["type"] == "cluster" for item in associated):
                 return False
         if not self.check_mode:
@@ -690,7 +683,7 @@ class Eks:
             default = eks_logic.addon_default_version(
                 self.eks.describe_addon_versions(kubernetesVersion=version, addonName=addon, aws_retry=True),
                 addon, version)
-            role_arn = ebs_role_arn if addon == EBS_CSI_ADDON and not _is_unknown(ebs_role_arn) else None
+            role_arn = ebs_role_arn if addon == EBS_CSI_ADDON and not is_unknown(ebs_role_arn) else None
             if live is None:
                 changed = True
                 after[addon] = default

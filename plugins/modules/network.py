@@ -206,13 +206,14 @@ ansible_facts:
       returned: always
 """
 
+import functools
+
 try:
     import botocore
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
@@ -222,7 +223,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, client_token, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
+from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until, write_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     COMPONENT_TAG,
@@ -265,6 +266,7 @@ class Network:
         self.environment = environment
         self.check_mode = module.check_mode
         self.ec2 = module.client("ec2", retry_decorator=RETRY)
+        self.paginate = functools.partial(paginate, self.ec2, retry=RETRY)
         self.changed = False
         self.desired = None
         self.vpc = None
@@ -289,9 +291,6 @@ class Network:
         self.delivery_after = None
 
     # -- reading ---------------------------------------------------------------------------
-
-    def paginate(self, operation, key, **params):
-        return paginated_query_with_retries(self.ec2, operation, retry_decorator=RETRY, **params)[key]
 
     def read_zones(self):
         return self.ec2.describe_availability_zones(aws_retry=True)["AvailabilityZones"]

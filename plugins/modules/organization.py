@@ -208,6 +208,7 @@ ansible_facts:
       returned: always
 """
 
+import functools
 import json
 
 try:
@@ -217,7 +218,6 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
@@ -225,7 +225,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once, partition_of
+from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once, paginate, partition_of
 from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
@@ -307,6 +307,7 @@ class Organization:
         self.check_mode = module.check_mode
         self.retry = retry
         self.client = module.client("organizations", retry_decorator=retry)
+        self.paginate = functools.partial(paginate, self.client, retry=retry)
         self.once = module.once_client("organizations")
         self.services_before = {}
         self.services_after = {}
@@ -327,9 +328,6 @@ class Organization:
         self.root_policy_types = {}
 
     # -- reading ---------------------------------------------------------------------------
-
-    def paginate(self, operation, key, **params):
-        return paginated_query_with_retries(self.client, operation, retry_decorator=self.retry, **params)[key]
 
     def find_organization(self):
         try:

@@ -233,7 +233,7 @@ except ImportError:
 from ansible_collections.mlops.platform.plugins.module_utils import workload_identity as wi
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity
-from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN
+from ansible_collections.mlops.platform.plugins.module_utils.component import is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS
@@ -245,10 +245,6 @@ from ansible_collections.mlops.platform.plugins.module_utils.workload_identity_a
 # one schema (validate_config reads a component's "config" option).
 SECTION = Option("dict", "The workload_identity section.",
                  options={"config": EKS.options["config"].options["workload_identity"]})
-
-
-def is_unknown(value):
-    return isinstance(value, str) and UNKNOWN in value
 
 
 def input_problems(params, config, check_mode):
