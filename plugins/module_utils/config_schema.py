@@ -18,22 +18,26 @@ import json
 import os
 import re
 
-from ansible_collections.mlops.platform.plugins.module_utils import database
+# The schema reads tables from data modules (and naming) only, never from a component's
+# module_utils: components import the schema, so the dependency goes one way
+# (tests/unit/test_config_schema.py checks it).
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.guardrails import FULL_AWS_ACCESS, GUARDRAILS, ROOT
+from ansible_collections.mlops.platform.plugins.module_utils.guardrails import SCP_MAX_CHARACTERS, SCP_MAX_PER_TARGET
+from ansible_collections.mlops.platform.plugins.module_utils.guardrails import desired_policies, minified
+from ansible_collections.mlops.platform.plugins.module_utils.identities import DEFAULT_KIND, IDENTITIES, IDENTITY_KINDS
 from ansible_collections.mlops.platform.plugins.module_utils.instance_types import INSTANCE_TYPES
 from ansible_collections.mlops.platform.plugins.module_utils.instance_types import gpu_instance_types
-from ansible_collections.mlops.platform.plugins.module_utils.network import REGION_AZ_COUNT
-from ansible_collections.mlops.platform.plugins.module_utils import organization
-from ansible_collections.mlops.platform.plugins.module_utils.organization import GUARDRAILS
-from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import DEFAULT_KIND
-from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IDENTITIES
-from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IDENTITY_KINDS
+from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import IOPS_PER_GIB, MIN_STORAGE_GIB
+from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import PROVISIONED_IOPS_TYPES
+from ansible_collections.mlops.platform.plugins.module_utils.regions import REGION_AZ_COUNT
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import (
     ConfigError,
     Option,
     Schema,
     check_cidr,
     check_cron,
+    join_path,
 )
 
 try:
@@ -235,6 +239,102 @@ def check_node_group(group):
         return "mixes instance types with different GPU counts (%s); use one GPU count per node group" \
                % ", ".join("%s: %d" % (row.name, row.gpus) for row in rows)
     return None
+
+
+def check_storage(config, base="config"):
+    """Storage RDS would refuse that types and ranges cannot express; paths start with ``base``."""
+    errors = []
+    minimum = MIN_STORAGE_GIB[config["storage_type"]]
+    if config["allocated_storage_gib"] < minimum:
+        errors.append(ConfigError(
+            base + ".allocated_storage_gib",
+            "is below the minimum of %d GiB for %s storage (storage_type)" % (minimum, config["storage_type"]),
+            config["allocated_storage_gib"]))
+    ceiling = config["max_allocated_storage_gib"]
+    # RDS refuses an autoscaling ceiling less than 10% above the allocated storage.
+    lowest = -(-config["allocated_storage_gib"] * 11 // 10)
+    if ceiling is not None and ceiling < lowest:
+        errors.append(ConfigError(base + ".max_allocated_storage_gib",
+                                  "must be at least 10%% above allocated_storage_gib (%d): %d or more"
+                                  % (config["allocated_storage_gib"], lowest), ceiling))
+    iops = config.get("iops")
+    if iops is not None:
+        if config["storage_type"] not in PROVISIONED_IOPS_TYPES:
+            errors.append(ConfigError(base + ".iops", "applies only to io1 and io2 storage (storage_type is %s)"
+                                      % config["storage_type"], iops))
+        else:
+            low, high = IOPS_PER_GIB[config["storage_type"]]
+            gib = config["allocated_storage_gib"]
+            if not low * gib <= iops <= high * gib:
+                errors.append(ConfigError(
+                    base + ".iops", "must be %s to %s IOPS per GiB of allocated_storage_gib (%d GiB) for %s storage"
+                    % (low, high, gib, config["storage_type"]), iops))
+    return errors
+
+
+def check_policies(policies, prefix):
+    """What the real API would refuse and the stand-in accepts: size, statement shape, attachments.
+
+    Every target keeps AWS's ``FullAWSAccess`` (without an Allow, the Deny guardrails
+    would deny everything), which shares the limit of five SCPs per target. Returns
+    :class:`ConfigError` objects whose paths start with ``prefix``.
+    """
+    problems = []
+    for name, policy in sorted(policies.items()):
+        path = join_path(prefix, policy["path"])
+        size = len(minified(policy["document"]))
+        if size > SCP_MAX_CHARACTERS:
+            problems.append(ConfigError(path, "make SCP %s %d characters long; an SCP holds at most %d"
+                                        % (name, size, SCP_MAX_CHARACTERS)))
+        for index, statement in enumerate(policy["document"]["Statement"]):
+            statement_path = "%s.statements[%d]" % (path, index)
+            missing = [] if "Effect" in statement else ["Effect"]
+            if not ("Action" in statement or "NotAction" in statement):
+                missing.append("Action or NotAction")
+            if missing:
+                problems.append(ConfigError(statement_path, "lacks %s, which every SCP statement needs"
+                                            % " and ".join(missing)))
+            elif statement["Effect"] not in ("Allow", "Deny"):
+                problems.append(ConfigError(statement_path + ".Effect", "is not Allow or Deny", statement["Effect"]))
+    per_target = {}
+    for name, policy in policies.items():
+        for target in policy["targets"]:
+            per_target.setdefault(target, []).append(name)
+    for target, names in sorted(per_target.items()):
+        if len(names) + 1 > SCP_MAX_PER_TARGET:
+            problems.append(ConfigError(
+                join_path(prefix, "guardrails.%s" % target),
+                "attach %d SCPs to %s (%s, plus %s); AWS allows at most %d per target"
+                % (len(names) + 1, target, ", ".join(sorted(names)), FULL_AWS_ACCESS, SCP_MAX_PER_TARGET)))
+    return problems
+
+
+def check_references(config, prefix):
+    """Accounts, guardrails and policies name declared OUs; e-mails are unique; the security account exists."""
+    problems = []
+    ous = set(config["organizational_units"])
+    described = ", ".join(sorted(ous))
+    emails = {}
+    for name, account in sorted(config["accounts"].items()):
+        path = join_path(prefix, "accounts.%s" % name)
+        if account["organizational_unit"] not in ous:
+            problems.append(ConfigError(path + ".organizational_unit", "is not a declared OU (%s)" % described,
+                                        account["organizational_unit"]))
+        other = emails.setdefault(account["email"].lower(), name)
+        if other != name:
+            problems.append(ConfigError(path + ".email", "is also the e-mail of account %r" % other, account["email"]))
+    for target in sorted(config["guardrails"]):
+        if target != ROOT and target not in ous:
+            problems.append(ConfigError(join_path(prefix, "guardrails.%s" % target), "is not a declared OU"))
+    for name, policy in sorted(config["custom_policies"].items()):
+        for index, target in enumerate(policy["targets"]):
+            if target != ROOT and target not in ous:
+                problems.append(ConfigError(join_path(prefix, "custom_policies.%s.targets[%d]" % (name, index)),
+                                            "is not a declared OU", target))
+    if config["security_account"] and config["security_account"] not in config["accounts"]:
+        problems.append(ConfigError(join_path(prefix, "security_account"), "is not an account of accounts",
+                                    config["security_account"]))
+    return problems
 
 
 # ---------------------------------------------------------------------------------------
@@ -1096,7 +1196,7 @@ def _rule_compute(view, errors):
         pass
     try:
         base = "mlops_infrastructure.database.config"
-        errors.extend(database.check_storage(view.get(base), base))
+        errors.extend(check_storage(view.get(base), base))
     except _Skip:
         pass
 
@@ -1105,8 +1205,8 @@ def _rule_organization(view, errors):
     """Accounts and guardrails refer to declared OUs; e-mails are unique; SCPs fit AWS's limits; regions allowed."""
     base = "mlops_infrastructure.organization.config"
     org = view.get(base)
-    errors.extend(organization.check_references(org, base))
-    errors.extend(organization.check_policies(organization.desired_policies(org), base))
+    errors.extend(check_references(org, base))
+    errors.extend(check_policies(desired_policies(org), base))
     uses_region_guardrail = any("deny_regions_outside_allow_list" in names for names in org["guardrails"].values())
     region = view.get("mlops_environment.region")
     if uses_region_guardrail and view.enabled("mlops_infrastructure", "organization") \

@@ -15,7 +15,11 @@ __metaclass__ = type
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.config_schema import check_storage  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_unknown  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import MAX_PROVISIONED_IOPS
+from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import MIN_PROVISIONED_IOPS
+from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import PROVISIONED_IOPS_TYPES
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError, check_cidr
 
 COMPONENT = "database"
@@ -33,15 +37,6 @@ PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 PARAMETERS = {
     "rds.force_ssl": {"value": "1", "apply_type": "dynamic"},
 }
-
-# Smallest allocated storage RDS for PostgreSQL accepts, per storage type (GiB).
-MIN_STORAGE_GIB = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
-PROVISIONED_IOPS_TYPES = ("io1", "io2")
-MIN_PROVISIONED_IOPS = 1000
-MAX_PROVISIONED_IOPS = 256000
-# The IOPS-to-GiB ratios RDS accepts, per storage type (RDS user guide, "Provisioned IOPS
-# SSD storage"); moto accepts any.
-IOPS_PER_GIB = {"io1": (1, 50), "io2": (0.5, 1000)}
 
 # Settings RDS applies without downtime, or applies at once whatever ApplyImmediately
 # says (RDS user guide, "Settings for DB instances"). A modification made only of these
@@ -119,37 +114,6 @@ def names(prefix, engine_version):
 
 
 # --- checks before any call ------------------------------------------------------------------
-
-
-def check_storage(config, base="config"):
-    """Storage rules the schema alone cannot express; paths start with ``base``."""
-    errors = []
-    minimum = MIN_STORAGE_GIB[config["storage_type"]]
-    if config["allocated_storage_gib"] < minimum:
-        errors.append(ConfigError(
-            base + ".allocated_storage_gib",
-            "is below the minimum of %d GiB for %s storage (storage_type)" % (minimum, config["storage_type"]),
-            config["allocated_storage_gib"]))
-    ceiling = config["max_allocated_storage_gib"]
-    # RDS refuses an autoscaling ceiling less than 10% above the allocated storage.
-    lowest = -(-config["allocated_storage_gib"] * 11 // 10)
-    if ceiling is not None and ceiling < lowest:
-        errors.append(ConfigError(base + ".max_allocated_storage_gib",
-                                  "must be at least 10%% above allocated_storage_gib (%d): %d or more"
-                                  % (config["allocated_storage_gib"], lowest), ceiling))
-    iops = config.get("iops")
-    if iops is not None:
-        if config["storage_type"] not in PROVISIONED_IOPS_TYPES:
-            errors.append(ConfigError(base + ".iops", "applies only to io1 and io2 storage (storage_type is %s)"
-                                      % config["storage_type"], iops))
-        else:
-            low, high = IOPS_PER_GIB[config["storage_type"]]
-            gib = config["allocated_storage_gib"]
-            if not low * gib <= iops <= high * gib:
-                errors.append(ConfigError(
-                    base + ".iops", "must be %s to %s IOPS per GiB of allocated_storage_gib (%d GiB) for %s storage"
-                    % (low, high, gib, config["storage_type"]), iops))
-    return errors
 
 
 def check_inputs(params, check_mode):

@@ -18,6 +18,7 @@ import datetime
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS_STANDARD_SUPPORT
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IRSA_AUDIENCE
@@ -204,21 +205,6 @@ def refused_changes(config, cluster, subnet_ids, role_arn, key_arn):
     return errors
 
 
-def in_place_updates(config, cluster):
-    """The in-place updates the live cluster needs, in order: ``(view key, wanted view value,
-    UpdateClusterConfig arguments without the name)``."""
-    updates = []
-    if live_logging(cluster) != sorted(config["logging"]):
-        updates.append(("logging", sorted(config["logging"]), {"logging": logging_setup(config["logging"])}))
-    if live_endpoint_access(cluster) != endpoint_access(config):
-        updates.append(("endpoint_access", endpoint_access(config), {"resourcesVpcConfig": endpoint_access(config)}))
-    mode = (cluster.get("accessConfig") or {}).get("authenticationMode")
-    # Only towards API, and only when the cluster says what it has (the stand-in does not).
-    if mode and mode != "API":
-        updates.append(("authentication_mode", "API", {"accessConfig": {"authenticationMode": "API"}}))
-    return updates
-
-
 def cluster_view(cluster):
     """What a person compares in a diff: the settings this module manages."""
     if cluster is None:
@@ -280,3 +266,107 @@ def addon_default_version(versions_response, addon, kubernetes_version):
 def addon_version_key(version):
     """``v1.19.2-eksbuild.3`` as a sortable tuple (1, 19, 2, 3)."""
     return tuple(int(part) for part in re.findall(r"\d+", version or ""))
+
+
+# -- what the module plans and returns ---------------------------------------------------------
+
+# The key tag of an access entry says why it was made: for a configured admin, or for the
+# principal of a run (see access_entry_plan).
+ADMIN_ENTRY = "access-entry/admin"
+OPERATOR_ENTRY = "access-entry/operator"
+
+
+def cluster_changes(config, cluster, key_arn):
+    """What the live cluster needs, in the order EKS takes it (one update at a time):
+    ``(view key, wanted view value, operation, its arguments)``, the operation being an EKS
+    client method. ``key_arn`` is the secrets key, None without secrets encryption."""
+    name = cluster["name"]
+    changes = []
+    if version_change(cluster["version"], config["kubernetes_version"]) == "upgrade":
+        changes.append(("version", config["kubernetes_version"], "update_cluster_version",
+                        {"name": name, "version": config["kubernetes_version"]}))
+    if key_arn and not encryption_key(cluster):
+        # Encryption can be turned on for an existing cluster, once.
+        changes.append(("secrets_key_arn", key_arn, "associate_encryption_config",
+                        {"clusterName": name,
+                         "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]}))
+    if live_logging(cluster) != sorted(config["logging"]):
+        changes.append(("logging", sorted(config["logging"]), "update_cluster_config",
+                        {"name": name, "logging": logging_setup(config["logging"])}))
+    if live_endpoint_access(cluster) != endpoint_access(config):
+        changes.append(("endpoint_access", endpoint_access(config), "update_cluster_config",
+                        {"name": name, "resourcesVpcConfig": endpoint_access(config)}))
+    mode = (cluster.get("accessConfig") or {}).get("authenticationMode")
+    # Only towards API, and only when the cluster says what it has (the stand-in does not).
+    if mode and mode != "API":
+        changes.append(("authentication_mode", "API", "update_cluster_config",
+                        {"name": name, "accessConfig": {"authenticationMode": "API"}}))
+    return changes
+
+
+def wanted_principals(admin_principal_arns, caller_arn):
+    """``{principal ARN: key tag}``: the configured admins, and the principal of this run (so the
+    play reaches the cluster it made), which may differ from run to run; None for the run's
+    own principal when it is the account's root user, which cannot have an access entry."""
+    principals = dict((arn, ADMIN_ENTRY) for arn in admin_principal_arns)
+    own = principal_arn(caller_arn)
+    if own is not None:
+        principals.setdefault(own, OPERATOR_ENTRY)
+    return principals
+
+
+def access_entry_action(principal, tags, wanted, owned):
+    """What to do with a live access entry of ``principal`` with ``tags``: ``"check"`` (ours and
+    wanted: check its admin policy), ``"delete"``, ``"keep"``, ``"foreign"`` (wanted, but not
+    made by this collection: never changed) or ``"ignore"`` (not ours, not wanted).
+
+    ``wanted`` is :func:`wanted_principals`, ``owned`` whether this collection made the entry.
+    An entry made for a configured admin who is no longer configured is deleted; one made for
+    the principal of an earlier run (a laptop, then AWX) is kept, since nothing says that
+    access is no longer needed.
+    """
+    if not owned:
+        return "foreign" if principal in wanted else "ignore"
+    if principal in wanted:
+        return "check"
+    return "delete" if tags.get(KEY_TAG) == ADMIN_ENTRY else "keep"
+
+
+def addon_update(live, default, role_arn):
+    """The UpdateAddon arguments a live add-on of ours needs (empty: none): the default
+    version when it is newer, and the role when it differs."""
+    update = {}
+    if default and addon_version_key(live.get("addonVersion")) < addon_version_key(default):
+        update["addonVersion"] = default
+    if role_arn and live.get("serviceAccountRoleArn") != role_arn:
+        update["serviceAccountRoleArn"] = role_arn
+    return update
+
+
+def oidc_provider_arn(partition, account_id, issuer):
+    """The IAM OIDC provider ARN of the cluster's issuer, and the issuer without its scheme."""
+    host_path = issuer.split("://", 1)[-1]
+    return "arn:%s:iam::%s:oidc-provider/%s" % (partition, account_id, host_path), host_path
+
+
+def oidc_issuer(cluster):
+    return ((cluster or {}).get("identity") or {}).get("oidc", {}).get("issuer")
+
+
+def outputs(names, config, cluster, produced):
+    """The module's outputs: what the live ``cluster`` says (``UNKNOWN`` for what a plan cannot
+    know), then ``produced``, what the run made around it (roles, key, access, add-ons...)."""
+    cluster = cluster or {}
+    vpc = cluster.get("resourcesVpcConfig") or {}
+    result = {
+        "cluster_name": names["cluster"],
+        "cluster_arn": cluster.get("arn", UNKNOWN),
+        "status": cluster.get("status"),
+        "kubernetes_version": cluster.get("version") or config["kubernetes_version"],
+        "endpoint": cluster.get("endpoint"),
+        "certificate_authority_data": (cluster.get("certificateAuthority") or {}).get("data"),
+        "cluster_security_group_id": vpc.get("clusterSecurityGroupId"),
+        "oidc_issuer": ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer", UNKNOWN),
+    }
+    result.update(produced)
+    return result

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import wanted_identities
+from ansible_collections.mlops.platform.plugins.module_utils.identities import wanted_identities
 
 # A twelve-digit stand-in for the account id, which is unknown until the organization
 # component has run; the length is what matters for the limits below.
@@ -54,7 +54,26 @@ def lake_bucket_name(prefix, account_id, zone=None):
 
 
 def component_role_name(prefix, component):
+    """``<prefix>-<component, dashed>``: the IAM role of a component or workload identity."""
     return "%s-%s" % (prefix, component.replace("_", "-"))
+
+
+ROLE_NAME_LIMIT = 64
+
+
+def checked_role_name(prefix, component, what=None):
+    """:func:`component_role_name`, or ValueError when IAM would refuse it: over
+    :data:`ROLE_NAME_LIMIT` characters (the message says how long ``prefix`` may be for
+    ``what``, by default the component) or with characters IAM does not accept."""
+    name = component_role_name(prefix, component)
+    if len(name) > ROLE_NAME_LIMIT:
+        room = ROLE_NAME_LIMIT - len(name) + len(prefix)
+        raise ValueError("makes the IAM role name %r %d characters long; IAM allows %d, so name_prefix may have at "
+                         "most %d characters for %s" % (name, len(name), ROLE_NAME_LIMIT, room,
+                                                        what or "the %s component" % component))
+    if not _IAM_ROLE.match(name):
+        raise ValueError("makes the IAM role name %r, which IAM does not accept (letters, digits and +=,.@_-)" % name)
+    return name
 
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
@@ -73,10 +92,10 @@ def derived_names(config):
     if infrastructure["eks"]["enabled"]:
         yield "the EKS cluster name", cluster_name(prefix), 100, _EKS_CLUSTER
         for role in sorted(eks_role_names(prefix).values()):
-            yield "an IAM role name", role, 64, _IAM_ROLE
+            yield "an IAM role name", role, ROLE_NAME_LIMIT, _IAM_ROLE
         yield "a node group name", system_node_group_name(prefix), 63, _NODE_GROUP
         for identity in wanted_identities(lambda group, component: config[group][component]["enabled"]):
-            yield "an IAM role name", component_role_name(prefix, identity), 64, _IAM_ROLE
+            yield "an IAM role name", component_role_name(prefix, identity), ROLE_NAME_LIMIT, _IAM_ROLE
     if infrastructure["gpu_nodes"]["enabled"]:
         for key in sorted(infrastructure["gpu_nodes"]["config"]["node_groups"]):
             yield "a node group name", gpu_node_group_name(prefix, key), 63, _NODE_GROUP

@@ -23,30 +23,16 @@ import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.mlops.platform.plugins.module_utils import config_schema as platform_config
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned, managed_tags  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.mlops.platform.plugins.module_utils.regions import REGION_AZ_COUNT  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 
 COMPONENT = "network"
 TIERS = ("public", "private", "intra")
 DEFAULT_ROUTE = "0.0.0.0/0"
 HTTPS = 443
-
-# Availability zones a region offers to every account (opt-in Local and Wavelength
-# zones excluded), from AWS's "Regions and Availability Zones" page. A ceiling used to
-# refuse a configuration before any call; the live DescribeAvailabilityZones answer
-# is checked again at run time, since an account may see fewer (us-west-1 shows two of
-# its three to newer accounts). A region missing here is checked at run time only.
-REGION_AZ_COUNT = {
-    "af-south-1": 3, "ap-east-1": 3, "ap-east-2": 3, "ap-northeast-1": 3, "ap-northeast-2": 4,
-    "ap-northeast-3": 3, "ap-south-1": 3, "ap-south-2": 3, "ap-southeast-1": 3, "ap-southeast-2": 3,
-    "ap-southeast-3": 3, "ap-southeast-4": 3, "ap-southeast-5": 3, "ap-southeast-6": 3, "ap-southeast-7": 3,
-    "ca-central-1": 3, "ca-west-1": 3, "cn-north-1": 3, "cn-northwest-1": 3,
-    "eu-central-1": 3, "eu-central-2": 3, "eu-north-1": 3, "eu-south-1": 3, "eu-south-2": 3,
-    "eu-west-1": 3, "eu-west-2": 3, "eu-west-3": 3, "il-central-1": 3, "me-central-1": 3, "me-south-1": 3,
-    "mx-central-1": 3, "sa-east-1": 3, "us-east-1": 6, "us-east-2": 3, "us-gov-east-1": 3, "us-gov-west-1": 3,
-    "us-west-1": 2, "us-west-2": 4,
-}
 
 # Subnet layout carved from the VPC, fixed for up to MAX_AZS zones so that a subnet's
 # CIDR depends only on its tier and its zone's position, never on how many zones are
@@ -92,9 +78,6 @@ def schema_rule_errors(config, region, base="config"):
     block directly gets the same checks (explicit AZs in the region, their count,
     subnets inside the VPC, sized /16-/28, not overlapping, one per AZ) from the same code.
     """
-    # Imported here: config_schema.py may use this module's tables without an import cycle.
-    from ansible_collections.mlops.platform.plugins.module_utils import config_schema as platform_config
-
     return platform_config.component_rule_errors(
         "mlops_infrastructure", "network", config, {"name": "network", "region": region}, base)
 

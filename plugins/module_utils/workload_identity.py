@@ -1,17 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, mlops.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Who in the cluster gets which AWS identity: the one table of workload identities.
-
-Each platform workload that calls AWS runs as one Kubernetes service account, and that
-service account, alone, may take one IAM role of the environment. This table names, per
-identity, the namespace and service account (the platform components' manifests reuse
-these names, so the role's trust and the pod can never disagree), what turns it on, and
-what it may touch: lake zones it reads or writes, whether it reads its own Secrets
-Manager secrets, and AWS-managed policies it needs.
-
-Pure data and small functions: no API calls, no imports beyond the standard library, so
-the configuration schema can import it.
+"""The workload_identity component's pure logic: from the table of workload identities
+(identities.py) and the configuration to IAM roles, trusts and policies. No API calls.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,65 +10,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-from collections import namedtuple
 
-IDENTITY_KINDS = ["irsa", "pod_identity"]
-DEFAULT_KIND = "irsa"
-
-Identity = namedtuple("Identity", [
-    "name",             # the identity's name: config key, role name suffix, output key
-    "namespace",        # default namespace of its service account
-    "service_account",  # default service account name
-    "enabled_by",       # (group, component) whose toggle turns it on; None: any platform component
-    "read_zones",       # lake zones it may read
-    "write_zones",      # lake zones it may read and write
-    "own_secrets",      # may read the Secrets Manager secrets under <name_prefix>/<name>/
-    "all_secrets",      # may read every secret of the environment (<name_prefix>/*): External Secrets
-    "managed_policies",  # AWS-managed policy names (arn:<partition>:iam::aws:policy/<name>)
-])
-
-IDENTITIES = dict((identity.name, identity) for identity in [
-    Identity("ebs_csi_driver", "kube-system", "ebs-csi-controller-sa", ("mlops_infrastructure", "eks"),
-             (), (), False, False, ("service-role/AmazonEBSCSIDriverPolicy",)),
-    Identity("external_secrets", "external-secrets", "external-secrets", None,
-             (), (), False, True, ()),
-    Identity("mlflow", "mlflow", "mlflow", ("mlops_ml_platform", "mlflow"),
-             (), ("artifacts", "models"), True, False, ()),
-    Identity("feast", "feast", "feast", ("mlops_ml_platform", "feast"),
-             ("raw", "processed"), ("features",), True, False, ()),
-    Identity("kubeflow", "kubeflow", "pipeline-runner", ("mlops_pipelines", "kubeflow"),
-             ("raw", "features"), ("processed", "artifacts", "models"), True, False, ()),
-    Identity("kserve", "kserve-models", "kserve-models", ("mlops_serving", "kserve"),
-             ("models",), (), False, False, ()),
-    Identity("vllm", "vllm", "vllm", ("mlops_serving", "vllm"),
-             ("models",), (), True, False, ()),
-])
-
-# Components whose presence turns on the identities with enabled_by None (the platform base).
-PLATFORM_COMPONENTS = [
-    ("mlops_ml_platform", "mlflow"),
-    ("mlops_ml_platform", "feast"),
-    ("mlops_pipelines", "kubeflow"),
-    ("mlops_serving", "kserve"),
-    ("mlops_serving", "vllm"),
-]
-
-
-def wanted_identities(enabled):
-    """Names of the identities the environment needs, sorted.
-
-    ``enabled(group, component)`` answers whether a component is enabled.
-    """
-    platform = any(enabled(group, component) for group, component in PLATFORM_COMPONENTS)
-    names = []
-    for identity in IDENTITIES.values():
-        if identity.enabled_by is None:
-            if platform:
-                names.append(identity.name)
-        elif enabled(*identity.enabled_by):
-            names.append(identity.name)
-    return sorted(names)
-
+from ansible_collections.mlops.platform.plugins.module_utils import naming
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN
+from ansible_collections.mlops.platform.plugins.module_utils.identities import (  # noqa: F401 pylint: disable=unused-import
+    DEFAULT_KIND, IDENTITIES, IDENTITY_KINDS, PLATFORM_COMPONENTS, Identity, wanted_identities)
 
 # ---------------------------------------------------------------------------------------
 # From the table and the configuration to IAM: pure functions, no API calls.
@@ -89,9 +26,8 @@ COMPONENT = "workload_identity"
 # The audience the EKS pod identity webhook puts in projected service account tokens; the
 # cluster's IAM OIDC provider must list it as a client ID.
 IRSA_AUDIENCE = "sts.amazonaws.com"
-# What check mode shows for what exists only once the change is made (component.UNKNOWN,
-# repeated: this module imports nothing of the collection).
-UNKNOWN_VALUE = "(known after apply)"
+# What check mode shows for what exists only once the change is made.
+UNKNOWN_VALUE = UNKNOWN
 UNKNOWN_MARK = "(known after"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
@@ -104,9 +40,6 @@ LAKE_POLICY = "lake-access"
 SECRETS_POLICY = "secrets-read"
 POLICY_NAMES = (LAKE_POLICY, SECRETS_POLICY)
 
-ROLE_NAME_LIMIT = 64
-
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]+$")
 # IAM OIDC provider ARN: arn:<partition>:iam::<account>:oidc-provider/<issuer host and path>.
 _OIDC_PROVIDER_ARN = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):oidc-provider/(.+)$")
 _WILDCARDS = re.compile(r"[*?$]")
@@ -145,17 +78,10 @@ def resolve(config, name):
 
 
 def role_name(name_prefix, identity_name):
-    """``<name_prefix>-<identity, dashed>``, the name naming.component_role_name gives the
-    components' roles. ValueError when IAM would refuse it (64 characters at most)."""
-    name = "%s-%s" % (name_prefix, identity_of(identity_name).name.replace("_", "-"))
-    if len(name) > ROLE_NAME_LIMIT:
-        room = ROLE_NAME_LIMIT - len(name) + len(name_prefix)
-        raise ValueError("makes the IAM role name %r %d characters long; IAM allows %d, so name_prefix may have at "
-                         "most %d characters for the %s workload" % (name, len(name), ROLE_NAME_LIMIT, room,
-                                                                     identity_name))
-    if not _ROLE_NAME.match(name):
-        raise ValueError("makes the IAM role name %r, which IAM does not accept (letters, digits and +=,.@_-)" % name)
-    return name
+    """The role of the identity, named like every component's role (naming.checked_role_name):
+    ValueError for an unknown identity or a name IAM would refuse (64 characters at most)."""
+    name = identity_of(identity_name).name
+    return naming.checked_role_name(name_prefix, name, "the %s workload" % name)
 
 
 def issuer_host_path(oidc_issuer):

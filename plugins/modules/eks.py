@@ -267,10 +267,6 @@ from ansible_collections.mlops.platform.plugins.module_utils import workload_ide
 from ansible_collections.mlops.platform.plugins.module_utils.workload_identity_aws import WorkloadIdentities
 
 COMPONENT = eks_logic.COMPONENT
-# The key tag of an access entry says why it was made: for a configured admin, or for the
-# principal of a run (see Eks.ensure_access_entries).
-ADMIN_ENTRY = "access-entry/admin"
-OPERATOR_ENTRY = "access-entry/operator"
 # Every system node carries it; platform pods select these nodes with it.
 SYSTEM_LABELS = {"mlops.platform/workload": "system"}
 EBS_CSI_ADDON = "aws-ebs-csi-driver"
@@ -316,17 +312,16 @@ class Eks:
         self.system_node_group = {}
         self.ebs_csi_identity = None
         self.unsupported = []
-        self.changed = False
         self.before = {}
         self.after = {}
 
     def record(self, what, result):
-        """Keep one resource's ``(changed, before, after)`` for the module's result and diff."""
+        """Keep one resource's before and after of ``(changed, before, after)`` for the diff;
+        return its ``changed``."""
         changed, before, after = result[:3]
-        self.changed |= changed
         self.before[what] = before
         self.after[what] = after
-        return result
+        return changed
 
     def skipped(self, *features):
         """True when the endpoint lacks one of ``features``; they are named once in the warnings."""
@@ -365,23 +360,24 @@ class Eks:
             ("node_role", "ec2.amazonaws.com", eks_logic.NODE_POLICIES,
              "Assumed by the managed nodes of the cluster %s (mlops.platform)" % self.names["cluster"]),
         ]
+        changed = False
         for what, service, policies, description in service_roles:
             name = self.names[what]
             try:
-                changed, before, after, arn = self.roles.ensure(
+                role_changed, before, after, arn = self.roles.ensure(
                     name, eks_logic.service_trust(service), {}, tags=self.params["tags"], description=description,
                     managed_policy_arns=[eks_logic.managed_policy_arn(self.partition, policy) for policy in policies])
             except RoleNotOwnedError as exc:
                 raise AWSResourceError("name_prefix", str(exc))
-            self.record(what, (changed, before, after))
+            changed |= self.record(what, (role_changed, before, after))
             self.role_arns[what] = arn
+        return changed
 
     def ensure_key(self):
         if self.key is None:
-            return
+            return False
         self.key.read()
-        changed, before, after = self.key.ensure()
-        self.record("kms_key", (changed, before, after))
+        return self.record("kms_key", self.key.ensure())
 
     @property
     def key_arn(self):
@@ -392,9 +388,8 @@ class Eks:
         cluster = self.cluster
         if cluster is None:
             after = eks_logic.wanted_view(self.config, self.names["cluster"], "CREATING", self.key_arn)
-            self.record("cluster", (True, None, after))
             if self.check_mode:
-                return
+                return self.record("cluster", (True, None, after))
             request = eks_logic.cluster_request(self.config, self.names, self.role_arns["cluster_role"],
                                                 self.subnet_ids, self.key_arn, self.tags, client_token())
             once = self.module.once_client("eks")
@@ -405,14 +400,13 @@ class Eks:
                                                  % self.names["cluster"]))
             self.cluster = response or found
             self.cluster_settling = True
-            return
+            return self.record("cluster", (True, None, after))
 
         if cluster.get("status") != "ACTIVE":
             if not self.params["wait"]:
                 # Its settings are compared once it is ACTIVE (the next call, with wait=true):
                 # an update sent now would be refused, or repeat one in progress.
-                self.record("cluster", (False, eks_logic.cluster_view(cluster), eks_logic.cluster_view(cluster)))
-                return
+                return self.record("cluster", (False, eks_logic.cluster_view(cluster), eks_logic.cluster_view(cluster)))
             self.wait_cluster()
             cluster = self.cluster
         problems = eks_logic.refused_changes(self.config, cluster, self.subnet_ids,
@@ -425,42 +419,22 @@ class Eks:
         before = eks_logic.cluster_view(cluster)
         after = dict(before)
         changed = False
-        name = self.names["cluster"]
-
-        if eks_logic.version_change(cluster["version"], self.config["kubernetes_version"]) == "upgrade":
-            if not self.skipped("update_cluster_version"):
-                changed = True
-                after["version"] = self.config["kubernetes_version"]
-                if not self.check_mode:
-                    self.wait_cluster()
-                    self.eks.update_cluster_version(name=name, version=self.config["kubernetes_version"],
-                                                    clientRequestToken=client_token(), aws_retry=True)
-                    self.cluster_settling = True
-        live_key = eks_logic.encryption_key(cluster)
-        if self.key is not None and not live_key:
-            # Encryption can be turned on for an existing cluster, once (AssociateEncryptionConfig).
-            changed = True
-            after["secrets_key_arn"] = self.key_arn
-            if not self.check_mode:
-                self.wait_cluster()
-                self.eks.associate_encryption_config(
-                    clusterName=name, encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": self.key_arn}}],
-                    clientRequestToken=client_token(), aws_retry=True)
-                self.cluster_settling = True
-        for key, value, update in eks_logic.in_place_updates(self.config, cluster):
+        for key, value, operation, arguments in eks_logic.cluster_changes(self.config, cluster, self.key_arn):
+            if operation == "update_cluster_version" and self.skipped("update_cluster_version"):
+                continue
             changed = True
             after[key] = value
             if not self.check_mode:
                 # EKS runs one update at a time: each waits for the cluster to be ACTIVE again.
                 self.wait_cluster()
-                self.eks.update_cluster_config(name=name, clientRequestToken=client_token(), aws_retry=True, **update)
+                getattr(self.eks, operation)(clientRequestToken=client_token(), aws_retry=True, **arguments)
                 self.cluster_settling = True
         to_tag = compare_aws_tags(cluster.get("tags") or {}, self.tags, purge_tags=False)[0]
         if to_tag:
             changed = True
             if not self.check_mode:
                 self.eks.tag_resource(resourceArn=cluster["arn"], tags=to_tag, aws_retry=True)
-        self.record("cluster", (changed, before, after))
+        return self.record("cluster", (changed, before, after))
 
     def wait_cluster(self):
         """Wait (botocore's waiter, no sleeps of our own) until the cluster is ACTIVE."""
@@ -488,13 +462,11 @@ class Eks:
 
     def ensure_oidc_provider(self):
         """The IAM OIDC provider of the cluster's issuer, audience sts.amazonaws.com."""
-        issuer = ((self.cluster or {}).get("identity") or {}).get("oidc", {}).get("issuer")
+        issuer = eks_logic.oidc_issuer(self.cluster)
         if not issuer:
             self.oidc_provider_arn = UNKNOWN
-            self.record("oidc_provider", (True, None, {"url": UNKNOWN, "client_ids": [eks_logic.OIDC_AUDIENCE]}))
-            return
-        host_path = issuer.split("://", 1)[-1]
-        arn = "arn:%s:iam::%s:oidc-provider/%s" % (self.partition, self.identity["account_id"], host_path)
+            return self.record("oidc_provider", (True, None, {"url": UNKNOWN, "client_ids": [eks_logic.OIDC_AUDIENCE]}))
+        arn, host_path = eks_logic.oidc_provider_arn(self.partition, self.identity["account_id"], issuer)
         try:
             provider = self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn, aws_retry=True)
         except is_boto3_error_code("NoSuchEntity"):
@@ -502,7 +474,6 @@ class Eks:
         wanted = {"url": host_path, "client_ids": [eks_logic.OIDC_AUDIENCE]}
         self.oidc_provider_arn = arn
         if provider is None:
-            self.record("oidc_provider", (True, None, wanted))
             if not self.check_mode:
                 once = self.module.once_client("iam")
                 create_once(lambda: once.create_open_id_connect_provider(
@@ -510,7 +481,7 @@ class Eks:
                     Tags=ansible_dict_to_boto3_tag_list(self.tags)),
                     lambda: self.find_oidc_provider(arn), exists_codes=("EntityAlreadyExists",),
                     foreign=lambda: AWSResourceError("name_prefix", "the OIDC provider %s exists" % arn))
-            return
+            return self.record("oidc_provider", (True, None, wanted))
         tags = boto3_tag_list_to_ansible_dict(provider.get("Tags") or [])
         before = {"url": provider["Url"], "client_ids": sorted(provider.get("ClientIDList") or [])}
         if not is_owned(tags, self.environment, COMPONENT):
@@ -518,8 +489,7 @@ class Eks:
             # (eksctl, a console user): used as it is, never changed.
             self.module.warn("The IAM OIDC provider %s was not made by this collection: it is used as it is and "
                              "not changed." % arn)
-            self.record("oidc_provider", (False, before, before))
-            return
+            return self.record("oidc_provider", (False, before, before))
         after = dict(before)
         changed = False
         if eks_logic.OIDC_AUDIENCE not in before["client_ids"]:
@@ -534,7 +504,7 @@ class Eks:
             if not self.check_mode:
                 self.iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=arn,
                                                       Tags=ansible_dict_to_boto3_tag_list(to_tag), aws_retry=True)
-        self.record("oidc_provider", (changed, before, after))
+        return self.record("oidc_provider", (changed, before, after))
 
     def find_oidc_provider(self, arn):
         try:
@@ -546,20 +516,20 @@ class Eks:
 
     def ensure_ebs_csi_identity(self):
         """The EBS CSI driver's own workload identity (IRSA or Pod Identity, as configured), made
-        before its add-on, which takes the role; returns the role ARN for an IRSA add-on, else None."""
+        before its add-on, which takes the role: ``(changed, the role ARN for an IRSA add-on or None)``."""
         path = "config.workload_identity.workloads.%s" % EBS_CSI_IDENTITY
         if EBS_CSI_ADDON not in self.config["addons"]:
             if self.cluster is not None and not self.skipped("addons") and self.find_addon(EBS_CSI_ADDON):
                 # Add-ons left out of config.addons stay installed (see ensure_addons): so does its role.
                 self.module.warn("%s is no longer in config.addons but stays installed, with its role; delete the "
                                  "add-on, and the next run removes the role" % EBS_CSI_ADDON)
-                return None
+                return False, None
             changed, before, after = self.workload_identities.remove(EBS_CSI_IDENTITY)
             if changed:
                 self.record("ebs_csi_identity", (changed, before, after))
-            return None
+            return changed, None
         resolved = wi.resolve(self.config["workload_identity"], EBS_CSI_IDENTITY)
-        issuer = ((self.cluster or {}).get("identity") or {}).get("oidc", {}).get("issuer")
+        issuer = eks_logic.oidc_issuer(self.cluster)
         try:
             trust, policies, managed = wi.role_documents(
                 EBS_CSI_IDENTITY, resolved, self.partition, self.module.region, self.identity["account_id"],
@@ -568,59 +538,45 @@ class Eks:
             raise AWSResourceError(path, str(exc))
         changed, before, after, output = self.workload_identities.ensure(EBS_CSI_IDENTITY, resolved, trust, policies,
                                                                          managed, path)
-        self.record("ebs_csi_identity", (changed, before, after))
         self.ebs_csi_identity = output
-        return output["role_arn"] if resolved["kind"] == "irsa" else None
-
-    def wanted_principals(self):
-        """``{principal ARN: "admin" | "operator"}``: the configured admins, and the principal of
-        this run (so the play reaches the cluster it made), which may differ from run to run."""
-        principals = dict((arn, ADMIN_ENTRY) for arn in self.config["admin_principal_arns"])
-        own = eks_logic.principal_arn(self.identity["arn"])
-        if own is None:
-            self.module.warn("The run uses the account's root user, which cannot have an access entry; use a role.")
-        else:
-            principals.setdefault(own, OPERATOR_ENTRY)
-        return principals
+        return self.record("ebs_csi_identity", (changed, before, after)), \
+            output["role_arn"] if resolved["kind"] == "irsa" else None
 
     def ensure_access_entries(self):
-        """Cluster-admin access entries for the wanted principals.
-
-        Entries are tagged with the reason they were made. One made for a configured admin
-        who is no longer configured is deleted; one made for the principal of an earlier run
-        (a laptop, then AWX) is kept, since nothing says that access is no longer needed.
-        An entry this collection did not make is never changed, even for a wanted principal.
-        """
-        wanted = self.wanted_principals()
+        """Cluster-admin access entries for the configured admins and this run's principal
+        (eks_logic.access_entry_action says which are kept and deleted; an entry this
+        collection did not make is never changed, even for a wanted principal)."""
+        wanted = eks_logic.wanted_principals(self.config["admin_principal_arns"], self.identity["arn"])
+        if eks_logic.principal_arn(self.identity["arn"]) is None:
+            self.module.warn("The run uses the account's root user, which cannot have an access entry; use a role.")
         if self.cluster is None:  # check mode, before the cluster exists
             self.access_entries = sorted(wanted)
-            self.record("access_entries", (True, None, sorted(wanted)))
-            return
+            return self.record("access_entries", (True, None, sorted(wanted)))
         if self.skipped("access_entries"):
-            return
+            return False
         name = self.names["cluster"]
         live = paginate(self.eks, "list_access_entries", "accessEntries", clusterName=name)
         policy = eks_logic.CLUSTER_ADMIN_POLICY % self.partition
         before, after, changed = [], [], False
         for principal in live:
-            entry = self.eks.describe_access_entry(clusterName=name, principalArn=principal,
-                                                   aws_retry=True)["accessEntry"]
-            tags = entry.get("tags") or {}
-            if not is_owned(tags, self.environment, COMPONENT):
-                if principal in wanted:
-                    self.module.warn("The access entry of %s was not made by this collection: it is left as it is, "
-                                     "and its access policies are not checked." % principal)
+            tags = self.eks.describe_access_entry(clusterName=name, principalArn=principal,
+                                                  aws_retry=True)["accessEntry"].get("tags") or {}
+            action = eks_logic.access_entry_action(principal, tags, wanted,
+                                                   is_owned(tags, self.environment, COMPONENT))
+            if action == "foreign":
+                self.module.warn("The access entry of %s was not made by this collection: it is left as it is, "
+                                 "and its access policies are not checked." % principal)
+            if action in ("foreign", "ignore"):
                 continue
             before.append(principal)
-            if principal in wanted:
-                after.append(principal)
-                changed |= self.ensure_admin_policy(principal, policy, new=False)
-            elif tags.get(KEY_TAG) == ADMIN_ENTRY:
+            if action == "delete":
                 changed = True
                 if not self.check_mode:
                     self.eks.delete_access_entry(clusterName=name, principalArn=principal, aws_retry=True)
-            else:
-                after.append(principal)  # an earlier run's principal: kept
+                continue
+            after.append(principal)
+            if action == "check":
+                changed |= self.ensure_admin_policy(principal, policy, new=False)
         for principal in sorted(set(wanted) - set(live)):
             changed = True
             after.append(principal)
@@ -637,7 +593,7 @@ class Eks:
                                                    "make; it is left alone" % principal))
             self.ensure_admin_policy(principal, policy, new=True)
         self.access_entries = sorted(after)
-        self.record("access_entries", (changed, sorted(before), sorted(after)))
+        return self.record("access_entries", (changed, sorted(before), sorted(after)))
 
     def ensure_admin_policy(self, principal, policy, new):
         """The cluster-scoped admin policy on an entry of ours; True when it had to be associated."""
@@ -668,10 +624,9 @@ class Eks:
         wanted = self.config["addons"]
         if self.cluster is None:  # check mode, before the cluster exists
             self.addons = dict((addon, {"version": UNKNOWN, "status": None, "owned": True}) for addon in wanted)
-            self.record("addons", (bool(wanted), None, dict((addon, UNKNOWN) for addon in wanted)))
-            return
+            return self.record("addons", (bool(wanted), None, dict((addon, UNKNOWN) for addon in wanted)))
         if self.skipped("addons"):
-            return
+            return False
         name = self.names["cluster"]
         version = self.cluster.get("version") or self.config["kubernetes_version"]
         before, after, changed = {}, {}, False
@@ -709,18 +664,14 @@ class Eks:
             if not owned:
                 self.module.warn("The add-on %s was not made by this collection: it is left as it is." % addon)
                 continue
-            update = {}
-            if default and eks_logic.addon_version_key(live.get("addonVersion")) < eks_logic.addon_version_key(default):
-                update["addonVersion"] = default
-                after[addon] = default
-            if role_arn and live.get("serviceAccountRoleArn") != role_arn:
-                update["serviceAccountRoleArn"] = role_arn
+            update = eks_logic.addon_update(live, default, role_arn)
+            after[addon] = update.get("addonVersion", after[addon])
             if update:
                 changed = True
                 if not self.check_mode:
                     self.eks.update_addon(clusterName=name, addonName=addon, resolveConflicts="PRESERVE",
                                           clientRequestToken=client_token(), aws_retry=True, **update)
-        self.record("addons", (changed, before, after))
+        return self.record("addons", (changed, before, after))
 
     def find_addon(self, addon):
         try:
@@ -735,8 +686,9 @@ class Eks:
         spec = node_group_spec(self.config["system_node_group"], SYSTEM_LABELS,
                                node_role_arn=self.role_arns["node_role"], subnet_ids=self.subnet_ids,
                                kubernetes_version=(self.cluster or {}).get("version") or self.config["kubernetes_version"])
-        self.record("system_node_group", self.node_groups.ensure(name, spec, "config.system_node_group"))
+        changed = self.record("system_node_group", self.node_groups.ensure(name, spec, "config.system_node_group"))
         self.system_node_group = self.node_groups.output(name)
+        return changed
 
     def wait_system_node_group(self):
         self.node_groups.wait([self.names["system_node_group"]], self.params["wait_timeout"])
@@ -745,17 +697,7 @@ class Eks:
     # -- outputs ---------------------------------------------------------------------------
 
     def outputs(self):
-        cluster = self.cluster or {}
-        vpc = cluster.get("resourcesVpcConfig") or {}
-        return {
-            "cluster_name": self.names["cluster"],
-            "cluster_arn": cluster.get("arn", UNKNOWN),
-            "status": cluster.get("status"),
-            "kubernetes_version": cluster.get("version") or self.config["kubernetes_version"],
-            "endpoint": cluster.get("endpoint"),
-            "certificate_authority_data": (cluster.get("certificateAuthority") or {}).get("data"),
-            "cluster_security_group_id": vpc.get("clusterSecurityGroupId"),
-            "oidc_issuer": ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer", UNKNOWN),
+        return eks_logic.outputs(self.names, self.config, self.cluster, {
             "oidc_provider_arn": self.oidc_provider_arn,
             "cluster_role_arn": self.role_arns.get("cluster_role"),
             "node_role_arn": self.role_arns.get("node_role"),
@@ -765,7 +707,7 @@ class Eks:
             "system_node_group": self.system_node_group,
             "ebs_csi_identity": self.ebs_csi_identity,
             "unsupported": self.unsupported,
-        }
+        })
 
 
 def wait_only(module, config):
@@ -798,15 +740,17 @@ def main():
     try:
         cluster = Eks(module, config)
         cluster.read_cluster()
-        cluster.ensure_roles()
-        cluster.ensure_key()
-        cluster.ensure_cluster()
+        changed = cluster.ensure_roles()
+        changed |= cluster.ensure_key()
+        changed |= cluster.ensure_cluster()
         if module.params["wait"]:
             cluster.wait_cluster()
-            cluster.ensure_oidc_provider()
-            cluster.ensure_access_entries()
-            cluster.ensure_addons(cluster.ensure_ebs_csi_identity())
-            cluster.ensure_system_node_group()
+            changed |= cluster.ensure_oidc_provider()
+            changed |= cluster.ensure_access_entries()
+            identity_changed, ebs_role_arn = cluster.ensure_ebs_csi_identity()
+            changed |= identity_changed
+            changed |= cluster.ensure_addons(ebs_role_arn)
+            changed |= cluster.ensure_system_node_group()
             if module.params["wait_for_nodes"]:
                 cluster.wait_system_node_group()
     except ConfigProblems as exc:
@@ -818,7 +762,7 @@ def main():
                              % eks_logic.names(module.params["name_prefix"])["cluster"])
 
     outputs = cluster.outputs()
-    module.exit_json(changed=cluster.changed, diff={"before": cluster.before, "after": cluster.after},
+    module.exit_json(changed=changed, diff={"before": cluster.before, "after": cluster.after},
                      ansible_facts={"mlops_eks": outputs}, **outputs)
 
 

@@ -1,8 +1,11 @@
 """The platform schema and its cross-component rules, on real inventories and bad input."""
 
+import ast
 import copy
 import glob
 import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -377,3 +380,77 @@ def test_no_input_raises_anywhere_in_a_valid_tree(junk):
             target = target[key]
         target[path[-1]] = junk
         cfg.validate(variables)
+
+
+# --- the configuration code depends on no component ------------------------------------------
+
+MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
+PACKAGE = "ansible_collections.mlops.platform.plugins.module_utils"
+# What the schema and the engine may import: themselves and the data modules beside them.
+CONFIGURATION_MODULES = {"config_schema", "schema_engine", "naming", "guardrails", "identities", "instance_types",
+                         "rds_storage", "regions"}
+
+
+def module_utils_imports(name):
+    """The module_utils files ``name`` imports anywhere in it, a function's body included."""
+    with open(os.path.join(MODULE_UTILS, name + ".py")) as handle:
+        tree = ast.parse(handle.read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE + "."):
+            imported.add(node.module[len(PACKAGE) + 1:].split(".")[0])
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name[len(PACKAGE) + 1:].split(".")[0] for alias in node.names
+                            if alias.name.startswith(PACKAGE + "."))
+    return imported
+
+
+def import_graph():
+    names = sorted(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(MODULE_UTILS, "*.py"))
+                   if not path.endswith("__init__.py"))
+    return {name: module_utils_imports(name) for name in names}
+
+
+def test_module_utils_import_one_another_without_a_cycle():
+    graph = import_graph()
+    done, path = set(), []
+
+    def visit(name):
+        if name in path:
+            return path[path.index(name):] + [name]
+        if name in done:
+            return None
+        path.append(name)
+        for other in sorted(graph.get(name, ())):
+            cycle = visit(other)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(name)
+        return None
+
+    for name in graph:
+        cycle = visit(name)
+        assert cycle is None, "import cycle: %s" % " -> ".join(cycle)
+
+
+def test_the_schema_and_the_engine_import_no_component():
+    graph = import_graph()
+    reached, todo = set(), ["config_schema", "schema_engine"]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo.extend(graph[name])
+    assert sorted(reached - CONFIGURATION_MODULES) == []
+
+
+@pytest.mark.parametrize("first", ["network", "database", "organization", "workload_identity", "naming", "eks",
+                                   "config_schema"])
+def test_any_module_utils_file_imports_first_in_a_fresh_interpreter(first):
+    code = "import %s.%s; from %s import config_schema; config_schema.validate({})" % (PACKAGE, first, PACKAGE)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), check=False)
+    assert result.returncode == 0, result.stderr

@@ -116,6 +116,34 @@ def test_the_create_request_uses_access_entries_only_and_encrypts_secrets():
     assert "encryptionConfig" not in public
 
 
+def test_the_live_cluster_is_changed_one_update_at_a_time_in_order():
+    live = {"name": PREFIX, "version": "1.35", "logging": {"clusterLogging": [{"types": ["api"], "enabled": True}]},
+            "resourcesVpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True},
+            "accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP"}}
+    changes = eks_logic.cluster_changes(config_with(kubernetes_version="1.36", logging=["audit"]), live, "arn:key")
+    assert [(key, operation) for key, _value, operation, _arguments in changes] == [
+        ("version", "update_cluster_version"), ("secrets_key_arn", "associate_encryption_config"),
+        ("logging", "update_cluster_config"), ("authentication_mode", "update_cluster_config")]
+    assert changes[0][3] == {"name": PREFIX, "version": "1.36"}
+    assert changes[1][3]["clusterName"] == PREFIX
+    assert eks_logic.cluster_changes(config_with(logging=["api"], secrets_encryption=False),
+                                     dict(live, accessConfig={"authenticationMode": "API"}), None) == []
+
+
+def test_access_entries_of_others_are_never_changed_and_old_admins_go():
+    wanted = eks_logic.wanted_principals(["arn:aws:iam::1:role/admin"],
+                                         "arn:aws:sts::111111111111:assumed-role/Ops/session")
+    assert wanted == {"arn:aws:iam::1:role/admin": eks_logic.ADMIN_ENTRY,
+                      "arn:aws:iam::111111111111:role/Ops": eks_logic.OPERATOR_ENTRY}
+    admin = {KEY: eks_logic.ADMIN_ENTRY}
+    assert eks_logic.access_entry_action("arn:aws:iam::1:role/admin", {}, wanted, False) == "foreign"
+    assert eks_logic.access_entry_action("arn:aws:iam::1:role/node", {}, wanted, False) == "ignore"
+    assert eks_logic.access_entry_action("arn:aws:iam::1:role/admin", admin, wanted, True) == "check"
+    assert eks_logic.access_entry_action("arn:aws:iam::1:role/gone", admin, wanted, True) == "delete"
+    assert eks_logic.access_entry_action("arn:aws:iam::1:role/laptop", {KEY: eks_logic.OPERATOR_ENTRY}, wanted,
+                                         True) == "keep"
+
+
 # --- bad input, refused before any call, with the dotted path ---------------------------------
 
 def infrastructure(eks=None, gpu_nodes=None):
