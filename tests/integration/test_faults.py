@@ -35,7 +35,7 @@ import time
 import pytest
 
 import census as census_module
-from conftest import FAULT_FIGURES, ROOT, Run, extra_vars, run_playbook, started_stand_in
+from conftest import FAULT_FIGURES, ROOT, Run, changed_tasks, extra_vars, playbook, run_playbook, started_stand_in
 
 _spec = importlib.util.spec_from_file_location("aws_fault_proxy", os.path.join(ROOT, "tools", "aws_fault_proxy.py"))
 aws_fault_proxy = importlib.util.module_from_spec(_spec)
@@ -123,10 +123,10 @@ def test_faulted_converges_end_as_a_clean_converge(seed, reference, tmp_path_fac
             clean = converge(proxy.port, state / "build")
             figures["runs"].append({"faulted": False, "rc": clean.rc, "recap": clean.recap,
                                     "seconds": round(time.monotonic() - started, 1), "failure": _failure(clean),
-                                    "changed_tasks": _changed_tasks(clean)})
+                                    "changed_tasks": changed_tasks(clean)})
             if clean.rc != 0 or not clean.recap or clean.recap["changed"] != 0:
                 problems.append("the clean run after the faulted ones: rc=%s recap=%s changed tasks %s; %s" % (
-                    clean.rc, clean.recap, _changed_tasks(clean), _failure(clean)))
+                    clean.rc, clean.recap, changed_tasks(clean), _failure(clean)))
         figures["runs_needed"] = len([run for run in figures["runs"] if run["faulted"]])
         figures["duplicates"] = census_module.duplicates(reference["census"], faulted_census)
     record(figures, tmp_path_factory)
@@ -266,16 +266,8 @@ class Chain:
 
 def _start_playbook(port, build_dir):
     """ansible-playbook site.yml as run_playbook starts it, but not waited for (so it can be killed)."""
-    environment = dict(os.environ)
-    environment.update({
-        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-        "MLOPS_LOCAL_AWS_PORT": str(port),
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + environment.get("PATH", ""),
-    })
-    return subprocess.Popen(
-        ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
-         os.path.join(ROOT, "playbooks", "site.yml"), "-e", json.dumps(run_variables(build_dir))],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            **playbook(port, "-e", json.dumps(run_variables(build_dir))))
 
 
 def _finish(process):
@@ -301,16 +293,6 @@ def _failure(run):
             message = re.search(r'"msg": "((?:[^"\\]|\\.)*)"', line)
             return "%s: %s" % (task, (message.group(1) if message else line)[:400])
     return "rc=%s: %s" % (run.rc, run.output.strip().splitlines()[-1:] if run.output.strip() else "")
-
-
-def _changed_tasks(run):
-    tasks, current = [], None
-    for line in run.output.splitlines():
-        if line.startswith("TASK ["):
-            current = line[6:line.index("]")]
-        elif line.startswith("changed: [") and current:
-            tasks.append(current)
-    return tasks
 
 
 def _excess(reference, actual):
