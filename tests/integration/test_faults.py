@@ -5,9 +5,9 @@ fresh stand-in (inventories/local takes its endpoint from MLOPS_LOCAL_AWS_PORT, 
 proxy's port is given there). What counts is what a user sees:
 
 - faults: with 20% of requests failing (503, throttling, connection reset, and a request
-  that takes effect but whose answer is lost), re-running as a user would ends with the
-  same resources as a clean converge, nothing duplicated, and a further clean run changes
-  nothing;
+  that takes effect but whose answer is lost), one run (as many as a clean converge needs)
+  ends with the same resources as a clean converge, nothing duplicated, and a further
+  clean run changes nothing;
 - kills: SIGKILLing a converge right after each kind of create succeeded upstream, then
   running it again, ends with the same resources as a clean converge.
 
@@ -44,8 +44,9 @@ _spec.loader.exec_module(aws_fault_proxy)
 
 SEEDS = [int(seed) for seed in os.environ.get("MLOPS_FAULT_SEEDS", "1,2,3").split(",") if seed.strip().isdigit()]
 RATE = float(os.environ.get("MLOPS_FAULT_RATE", "0.2"))
-# A clean converge needs one run; a user retries a failed one. Bound: this many faulted runs.
-MAX_FAULTED_RUNS = 3
+# Issue 10's bar: through faults, re-run at most as often as a clean converge needs, which is once.
+# A faulted run that fails is a fault the modules did not absorb, not something for the user to retry.
+MAX_FAULTED_RUNS = 1
 CREATE = re.compile(r"^[a-z0-9-]+:(Create|Allocate)[A-Za-z]*$")
 
 
@@ -111,7 +112,7 @@ def test_faulted_converges_end_as_a_clean_converge(seed, reference, tmp_path_fac
             figures.update(requests=stats["requests"], faults=stats["faults"],
                            faults_by_operation=stats["faults_by_operation"])
             if run.rc != 0:
-                problems.append("still failing after %d faulted runs: %s" % (MAX_FAULTED_RUNS, _failure(run)))
+                problems.append("still failing after %d faulted run(s): %s" % (MAX_FAULTED_RUNS, _failure(run)))
             faulted_census = census_module.census(port)
             figures["differences_after_faulted_runs"] = census_module.difference(reference["census"], faulted_census)
             # while the faulted runs still fail, what they did not get to is missing: not news
