@@ -21,25 +21,41 @@ Errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import http.client
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this directory is sys.path[0]; loaded by path (tests), it is not.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_launcher import (  # noqa: E402 - after the path is set
+    EXIT_NOT_RUNNING,
+    HOST,
+    POLL_INTERVAL,
+    REPO_ROOT,
+    LauncherError,
+    default_port,
+    last_lines,
+    port_is_free,
+    port_number,
+    process_alive,
+    read_cmdline,
+    read_number,
+    remove_state_dir,
+    run_command,
+    runs_as,
+    stop_process,
+    write_number,
+)
+
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 DEFAULT_PORT = 4566
 PORT_ENV = "MLOPS_LOCAL_AWS_PORT"
-HOST = "127.0.0.1"
 
 PID_FILE = "moto.pid"
 PORT_FILE = "moto.port"
@@ -48,17 +64,11 @@ LOG_FILE = "moto.log"
 # Cheap, read-only and specific to moto: the server's own runtime settings.
 PROBE_PATH = "/moto-api/config"
 PROBE_TIMEOUT = 1.0
-POLL_INTERVAL = 0.1
-EXIT_NOT_RUNNING = 3
 
 SERVER_ENV = {
     # Without it IAM knows no AWS managed policy, so attaching one fails.
     "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
 }
-
-
-class LauncherError(Exception):
-    """A failure to report to the user as one line, without a traceback."""
 
 
 # --- The server process ---------------------------------------------------------
@@ -210,64 +220,10 @@ def probe(port: int, timeout: float = PROBE_TIMEOUT) -> bool:
     return isinstance(body, dict) and "lambda" in body
 
 
-def port_is_free(port: int) -> bool:
-    """True if a server could listen on HOST:port now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As the server itself does, so sockets in TIME_WAIT do not count as taken.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    # A zombie (exited, not yet reaped by its parent) is not alive.
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
-
-
-def read_cmdline(pid: int) -> list[bytes] | None:
-    """pid's argv from /proc, or None without /proc (macOS). Empty while the kernel has not filled it in."""
-    try:
-        data = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return [] if Path("/proc/self").exists() else None
-    except OSError:
-        return None
-    return [arg for arg in data.split(b"\0") if arg]
-
-
-# A process just started can show an empty /proc/PID/cmdline for a moment (measured: empty
-# in 269 of 300 reads right after Popen under load); read again for this long before
-# concluding that a live process is not ours.
-CMDLINE_SETTLE = 2.0
-
-
 def is_our_server(pid: int) -> bool:
     """True if pid is a live `local_aws.py serve` process (guards against pid reuse)."""
-    deadline = time.monotonic() + CMDLINE_SETTLE
-    while True:
-        if not process_alive(pid):
-            return False
-        cmdline = read_cmdline(pid)
-        if cmdline is None:
-            return True  # no /proc (macOS): trust the pid file
-        if cmdline or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_INTERVAL / 2)
-    return any(arg.endswith(b"local_aws.py") for arg in cmdline) and b"serve" in cmdline
+    return runs_as(pid, lambda argv: any(arg.endswith(b"local_aws.py") for arg in argv) and b"serve" in argv,
+                   read=read_cmdline)
 
 
 class State:
@@ -281,17 +237,13 @@ class State:
 
     def read(self) -> tuple[int, int] | None:
         """(pid, port) recorded by `up`, or None if nothing usable is recorded."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-            port = int(self.port_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid, port
+        pid, port = read_number(self.pid_file), read_number(self.port_file)
+        return None if pid is None or port is None else (pid, port)
 
     def write(self, pid: int, port: int) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port_file.write_text(f"{port}\n")
-        self.pid_file.write_text(f"{pid}\n")
+        write_number(self.port_file, port)
+        write_number(self.pid_file, pid)
 
     def forget(self) -> None:
         for path in (self.pid_file, self.port_file):
@@ -308,11 +260,7 @@ class State:
         return None
 
     def log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        return "\n".join(last_lines(self.log_file, lines))
 
 
 # --- Commands -------------------------------------------------------------------
@@ -396,22 +344,6 @@ def cmd_up(state: State, port: int, timeout: float) -> int:
     return 0
 
 
-def stop_process(pid: int, grace: float) -> None:
-    """SIGTERM pid's process group, then SIGKILL it if it outlives the grace period."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not process_alive(pid):
-            return
-        time.sleep(POLL_INTERVAL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(POLL_INTERVAL)
-
-
 def cmd_down(state: State, grace: float) -> int:
     running = state.running()
     if running is None:
@@ -440,37 +372,11 @@ def cmd_status(state: State) -> int:
 
 
 def cmd_clean(state: State, grace: float) -> int:
-    directory = state.directory.resolve()
-    if directory == Path.home().resolve() or REPO_ROOT.is_relative_to(directory):
-        raise LauncherError(f"refusing to delete {directory}: not a state directory")
-    cmd_down(state, grace)
-    if directory.exists():
-        shutil.rmtree(directory)
-        print(f"local AWS stand-in: removed {directory}")
+    remove_state_dir(state.directory, lambda: cmd_down(state, grace), "local AWS stand-in")
     return 0
 
 
 # --- Command line ---------------------------------------------------------------
-
-
-def port_number(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return port
-
-
-def default_port() -> int:
-    text = os.environ.get(PORT_ENV)
-    if not text:
-        return DEFAULT_PORT
-    try:
-        return port_number(text)
-    except argparse.ArgumentTypeError as exc:
-        raise LauncherError(f"{PORT_ENV}: {exc}") from None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -508,29 +414,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run(args: argparse.Namespace) -> int:
+    port = args.port if args.port is not None else default_port(PORT_ENV, DEFAULT_PORT)
+    state = State(args.state_dir.absolute())
+    if args.command == "serve":
+        serve(port)
+        return 0
+    if args.command == "up":
+        return cmd_up(state, port, args.timeout)
+    if args.command == "down":
+        return cmd_down(state, args.grace)
+    if args.command == "status":
+        return cmd_status(state)
+    return cmd_clean(state, args.grace)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        port = args.port if args.port is not None else default_port()
-        state = State(args.state_dir.absolute())
-        if args.command == "serve":
-            serve(port)
-            return 0
-        if args.command == "up":
-            return cmd_up(state, port, args.timeout)
-        if args.command == "down":
-            return cmd_down(state, args.grace)
-        if args.command == "status":
-            return cmd_status(state)
-        return cmd_clean(state, args.grace)
-    except LauncherError as exc:
-        print(f"local_aws.py {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
-        print(f"local_aws.py {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    return run_command("local_aws.py", args.command, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import errno
 import fcntl
 import hashlib
 import http.client
@@ -42,8 +41,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -51,17 +48,35 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this directory is sys.path[0]; loaded by path (tests, the integration harness), it is not.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_launcher import (  # noqa: E402 - after the path is set
+    EXIT_NOT_RUNNING,
+    HOST,
+    POLL_INTERVAL,
+    REPO_ROOT,
+    LauncherError,
+    default_port,
+    free_port,
+    last_lines,
+    port_is_free,
+    port_number,
+    process_alive,
+    read_number,
+    remove_state_dir,
+    run_command,
+    runs_as,
+    stop_process,
+)
+
 GO_ROOT = REPO_ROOT / "tools" / "k8s"
 DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "k8s"
 DEFAULT_PORT = 6443
 PORT_ENV = "MLOPS_LOCAL_K8S_PORT"
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
-HOST = "127.0.0.1"
 CLUSTER_NAME = "mlops-local"
 FIELD_MANAGER = "mlops-local-k8s"
-EXIT_NOT_RUNNING = 3
-POLL_INTERVAL = 0.1
 PROBE_TIMEOUT = 2.0
 
 # Bump when the way the binaries are built changes, so caches built the old way are not used.
@@ -92,10 +107,6 @@ PINS = {  # binary group -> (go.mod directory, module path whose version it repo
     "kwok": ("kwok", "sigs.k8s.io/kwok"),
 }
 COLD_BUILD_HINT = "about 20 minutes on 2 cores, a few GB of Go build cache"
-
-
-class LauncherError(Exception):
-    """A failure to report to the user as one line, without a traceback."""
 
 
 # --- Pinned versions and the binary cache ----------------------------------------
@@ -469,50 +480,12 @@ def write_file_atomically(path: Path, text: str, mode: int = 0o600) -> None:
 # --- Processes ------------------------------------------------------------------
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
-
-
 def is_ours(pid: int, name: str, state_dir: Path) -> bool:
     """True if pid is a live `name` process started for this state directory (guards
     against pid reuse: its command line names the binary and the state directory)."""
-    if pid <= 1 or pid == os.getpid() or not process_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return True  # no /proc (macOS): trust the pid file
-    if not cmdline or os.path.basename(cmdline[0]) != name.encode():
-        return False
     marker = (str(state_dir) + os.sep).encode()
-    return any(marker in arg for arg in cmdline[1:])
+    return runs_as(pid, lambda argv: os.path.basename(argv[0]) == name.encode()
+                   and any(marker in arg for arg in argv[1:]))
 
 
 class State:
@@ -534,10 +507,7 @@ class State:
 
     def pid(self, name: str) -> int | None:
         """pid of our running `name`, forgetting a stale pid file."""
-        try:
-            pid = int(self.pid_file(name).read_text().strip())
-        except (OSError, ValueError):
-            pid = None
+        pid = read_number(self.pid_file(name))
         if pid is not None and is_ours(pid, name, self.directory):
             return pid
         with contextlib.suppress(OSError):
@@ -555,27 +525,7 @@ class State:
             return {}
 
     def log_tail(self, name: str, lines: int = 3) -> str:
-        try:
-            text = self.log_file(name).read_text(errors="replace")
-        except OSError:
-            return ""
-        return " | ".join(line.strip() for line in text.rstrip().splitlines()[-lines:])
-
-
-def stop_process(pid: int, grace: float) -> None:
-    """SIGTERM pid's process group, then SIGKILL it if it outlives the grace period."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not process_alive(pid):
-            return
-        time.sleep(POLL_INTERVAL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(POLL_INTERVAL)
+        return " | ".join(line.strip() for line in last_lines(self.log_file(name), lines))
 
 
 def stop_all(state: State, grace: float) -> list[str]:
@@ -873,13 +823,7 @@ def cmd_status(state: State) -> int:
 
 
 def cmd_clean(state: State, grace: float) -> int:
-    directory = state.directory.resolve()
-    if directory == Path.home().resolve() or REPO_ROOT.is_relative_to(directory):
-        raise LauncherError(f"refusing to delete {directory}: not a state directory")
-    cmd_down(state, grace)
-    if directory.exists():
-        shutil.rmtree(directory)
-        print(f"local control plane: removed {directory}")
+    remove_state_dir(state.directory, lambda: cmd_down(state, grace), "local control plane")
     with contextlib.suppress(OSError, ValueError):
         if CLUSTER_NAME in json.loads(state.kubeconfig.read_text()).get("current-context", ""):
             state.kubeconfig.unlink()
@@ -952,26 +896,6 @@ def cmd_nodes(state: State, args: argparse.Namespace) -> int:
 # --- Command line ---------------------------------------------------------------
 
 
-def port_number(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return port
-
-
-def default_port() -> int:
-    text = os.environ.get(PORT_ENV)
-    if not text:
-        return DEFAULT_PORT
-    try:
-        return port_number(text)
-    except argparse.ArgumentTypeError as exc:
-        raise LauncherError(f"{PORT_ENV}: {exc}") from None
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="local_k8s.py",
                                      description="Local Kubernetes control plane for the `local` environment.")
@@ -998,33 +922,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir.absolute()
+    kubeconfig_path = (args.kubeconfig or state_dir.parent / "kubeconfig").absolute()
+    state = State(state_dir, kubeconfig_path)
+    if args.command == "build":
+        return cmd_build()
+    if args.command == "up":
+        port = args.port if args.port is not None else default_port(PORT_ENV, DEFAULT_PORT)
+        return cmd_up(state, port, args.timeout, args.grace)
+    if args.command == "down":
+        return cmd_down(state, args.grace)
+    if args.command == "status":
+        return cmd_status(state)
+    if args.command == "nodes":
+        return cmd_nodes(state, args)
+    return cmd_clean(state, args.grace)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        state_dir = args.state_dir.absolute()
-        kubeconfig_path = (args.kubeconfig or state_dir.parent / "kubeconfig").absolute()
-        state = State(state_dir, kubeconfig_path)
-        if args.command == "build":
-            return cmd_build()
-        if args.command == "up":
-            port = args.port if args.port is not None else default_port()
-            return cmd_up(state, port, args.timeout, args.grace)
-        if args.command == "down":
-            return cmd_down(state, args.grace)
-        if args.command == "status":
-            return cmd_status(state)
-        if args.command == "nodes":
-            return cmd_nodes(state, args)
-        return cmd_clean(state, args.grace)
-    except LauncherError as exc:
-        print(f"local_k8s.py {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"local_k8s.py {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
-        print(f"local_k8s.py {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    return run_command("local_k8s.py", args.command, lambda: run(args), say_interrupted=True)
 
 
 if __name__ == "__main__":

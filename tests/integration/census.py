@@ -28,12 +28,18 @@ TAG = "mlops.platform/resource"
 RANDOM_SUFFIX = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|-[A-Za-z0-9]{6}$")
 
 
-def inventory_regions(inventory="local"):
-    """Regions an inventory's converge touches: the environment's, the guardrail's, the replica's."""
+def inventory_variables(inventory="local"):
+    """An inventory's group_vars/all, merged as Ansible merges them (a fresh copy each call)."""
     variables = {}
     for path in sorted(glob.glob(os.path.join(ROOT, "inventories", inventory, "group_vars", "all", "*.yml"))):
         with open(path) as handle:
             variables.update(yaml.safe_load(handle) or {})
+    return variables
+
+
+def inventory_regions(inventory="local"):
+    """Regions an inventory's converge touches: the environment's, the guardrail's, the replica's."""
+    variables = inventory_variables(inventory)
     regions = {variables.get("mlops_environment", {}).get("region", "us-east-1")}
     infrastructure = variables.get("mlops_infrastructure", {})
     organization = (infrastructure.get("organization") or {}).get("config") or {}
@@ -46,7 +52,8 @@ def inventory_regions(inventory="local"):
     return sorted(regions)
 
 
-def _client(service, port, region, credentials=None):
+def stand_in_client(service, port, region="us-east-1", credentials=None):
+    """A boto3 client of the stand-in on ``port``: the management account, or ``credentials``' account."""
     credentials = credentials or {}
     return boto3.client(service, region_name=region, endpoint_url="http://127.0.0.1:%d" % port,
                         aws_access_key_id=credentials.get("AccessKeyId", "testing"),
@@ -81,9 +88,9 @@ def _calls(census, account, function):
 
 def _accounts(port):
     """[(name, account id, credentials)] for the management account and every member."""
-    management = _client("sts", port, "us-east-1").get_caller_identity()["Account"]
+    management = stand_in_client("sts", port).get_caller_identity()["Account"]
     accounts = [(MANAGEMENT, management, None)]
-    orgs = _client("organizations", port, "us-east-1")
+    orgs = stand_in_client("organizations", port)
     try:
         members = list(_pages(orgs, "list_accounts", "Accounts"))
     except orgs.exceptions.AWSOrganizationsNotInUseException:
@@ -94,11 +101,15 @@ def _accounts(port):
             continue
         seen[account["Name"]] += 1
         name = account["Name"] if seen[account["Name"]] == 1 else "%s#%d" % (account["Name"], seen[account["Name"]])
-        credentials = _client("sts", port, "us-east-1").assume_role(
-            RoleArn="arn:aws:iam::%s:role/OrganizationAccountAccessRole" % account["Id"],
-            RoleSessionName="census")["Credentials"]
+        credentials = assumed_credentials(
+            port, "arn:aws:iam::%s:role/OrganizationAccountAccessRole" % account["Id"], "census")
         accounts.append((name, account["Id"], credentials))
     return accounts
+
+
+def assumed_credentials(port, role_arn, session_name):
+    """Credentials of ``role_arn`` (a member account's role), as the converge itself assumes it."""
+    return stand_in_client("sts", port).assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
 
 
 def census(port, regions=None):
@@ -125,7 +136,7 @@ def census(port, regions=None):
 
 def _organization(result, port, names, anonymous):
     counter = result[MANAGEMENT]
-    orgs = _client("organizations", port, "us-east-1")
+    orgs = stand_in_client("organizations", port)
 
     def organization():
         try:
@@ -161,11 +172,11 @@ def _organization(result, port, names, anonymous):
                          service["ServicePrincipal"])] += 1
 
     def guardduty_admin():
-        for admin in _client("guardduty", port, "us-east-1").list_organization_admin_accounts()["AdminAccounts"]:
+        for admin in stand_in_client("guardduty", port).list_organization_admin_accounts()["AdminAccounts"]:
             counter[("guardduty:org-admin", anonymous(admin["AdminAccountId"]), admin["AdminStatus"])] += 1
 
     def securityhub_admin():
-        for admin in _client("securityhub", port, "us-east-1").list_organization_admin_accounts()["AdminAccounts"]:
+        for admin in stand_in_client("securityhub", port).list_organization_admin_accounts()["AdminAccounts"]:
             counter[("securityhub:org-admin", anonymous(admin["AccountId"]), admin["Status"])] += 1
 
     for reader in (organization, guardduty_admin, securityhub_admin):
@@ -174,12 +185,12 @@ def _organization(result, port, names, anonymous):
 
 def _global(result, name, counter, port, credentials, anonymous):
     def iam_roles():
-        iam = _client("iam", port, "us-east-1", credentials)
+        iam = stand_in_client("iam", port, credentials=credentials)
         for role in _pages(iam, "list_roles", "Roles"):
             counter[("iam:role", role["RoleName"], role.get("Path", "/"))] += 1
 
     def s3_buckets():
-        s3 = _client("s3", port, "us-east-1", credentials)
+        s3 = stand_in_client("s3", port, credentials=credentials)
         for bucket in s3.list_buckets().get("Buckets", []):
             counter[("s3:bucket", anonymous(bucket["Name"]))] += 1
 
@@ -189,7 +200,7 @@ def _global(result, name, counter, port, credentials, anonymous):
 
 def _regional(result, name, counter, port, region, credentials, anonymous):
     def client(service):
-        return _client(service, port, region, credentials)
+        return stand_in_client(service, port, region, credentials)
 
     def ec2():
         ec2 = client("ec2")

@@ -48,7 +48,8 @@ BUILD_DIR = tempfile.mkdtemp(prefix="mlops-integration-build-")
 atexit.register(shutil.rmtree, BUILD_DIR, True)
 
 
-def run_playbook(port, *args, env=None):
+def playbook(port, *args, env=None):
+    """How site.yml is run on inventories/local against the stand-in on ``port``: Popen's arguments."""
     environment = dict(os.environ)
     environment.update({
         "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
@@ -58,11 +59,26 @@ def run_playbook(port, *args, env=None):
         "PATH": os.path.dirname(sys.executable) + os.pathsep + environment.get("PATH", ""),
     })
     environment.update(env or {})
-    process = subprocess.run(
-        ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
-         os.path.join(ROOT, "playbooks", "site.yml"), "-e", json.dumps({"mlops_build_dir": BUILD_DIR})] + list(args),
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900, check=False)
+    return {"args": ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
+                     os.path.join(ROOT, "playbooks", "site.yml")] + list(args),
+            "cwd": ROOT, "env": environment, "text": True}
+
+
+def run_playbook(port, *args, env=None):
+    process = subprocess.run(capture_output=True, timeout=900, check=False, **playbook(
+        port, "-e", json.dumps({"mlops_build_dir": BUILD_DIR}), *args, env=env))
     return Run(process)
+
+
+def changed_tasks(run):
+    """Names of the tasks that reported a change, in order."""
+    tasks, current = [], None
+    for line in run.output.splitlines():
+        if line.startswith("TASK ["):
+            current = line[6:line.index("]")]
+        elif line.startswith("changed: [") and current:
+            tasks.append(current)
+    return tasks
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,9 +5,9 @@ fresh stand-in (inventories/local takes its endpoint from MLOPS_LOCAL_AWS_PORT, 
 proxy's port is given there). What counts is what a user sees:
 
 - faults: with 20% of requests failing (503, throttling, connection reset, and a request
-  that takes effect but whose answer is lost), re-running as a user would ends with the
-  same resources as a clean converge, nothing duplicated, and a further clean run changes
-  nothing;
+  that takes effect but whose answer is lost), one run (as many as a clean converge needs)
+  ends with the same resources as a clean converge, nothing duplicated, and a further
+  clean run changes nothing;
 - kills: SIGKILLing a converge right after each kind of create succeeded upstream, then
   running it again, ends with the same resources as a clean converge.
 
@@ -35,7 +35,7 @@ import time
 import pytest
 
 import census as census_module
-from conftest import FAULT_FIGURES, ROOT, Run, extra_vars, run_playbook, started_stand_in
+from conftest import FAULT_FIGURES, ROOT, Run, changed_tasks, extra_vars, playbook, run_playbook, started_stand_in
 
 _spec = importlib.util.spec_from_file_location("aws_fault_proxy", os.path.join(ROOT, "tools", "aws_fault_proxy.py"))
 aws_fault_proxy = importlib.util.module_from_spec(_spec)
@@ -44,8 +44,9 @@ _spec.loader.exec_module(aws_fault_proxy)
 
 SEEDS = [int(seed) for seed in os.environ.get("MLOPS_FAULT_SEEDS", "1,2,3").split(",") if seed.strip().isdigit()]
 RATE = float(os.environ.get("MLOPS_FAULT_RATE", "0.2"))
-# A clean converge needs one run; a user retries a failed one. Bound: this many faulted runs.
-MAX_FAULTED_RUNS = 3
+# Issue 10's bar: through faults, re-run at most as often as a clean converge needs, which is once.
+# A faulted run that fails is a fault the modules did not absorb, not something for the user to retry.
+MAX_FAULTED_RUNS = 1
 CREATE = re.compile(r"^[a-z0-9-]+:(Create|Allocate)[A-Za-z]*$")
 
 
@@ -111,7 +112,7 @@ def test_faulted_converges_end_as_a_clean_converge(seed, reference, tmp_path_fac
             figures.update(requests=stats["requests"], faults=stats["faults"],
                            faults_by_operation=stats["faults_by_operation"])
             if run.rc != 0:
-                problems.append("still failing after %d faulted runs: %s" % (MAX_FAULTED_RUNS, _failure(run)))
+                problems.append("still failing after %d faulted run(s): %s" % (MAX_FAULTED_RUNS, _failure(run)))
             faulted_census = census_module.census(port)
             figures["differences_after_faulted_runs"] = census_module.difference(reference["census"], faulted_census)
             # while the faulted runs still fail, what they did not get to is missing: not news
@@ -123,10 +124,10 @@ def test_faulted_converges_end_as_a_clean_converge(seed, reference, tmp_path_fac
             clean = converge(proxy.port, state / "build")
             figures["runs"].append({"faulted": False, "rc": clean.rc, "recap": clean.recap,
                                     "seconds": round(time.monotonic() - started, 1), "failure": _failure(clean),
-                                    "changed_tasks": _changed_tasks(clean)})
+                                    "changed_tasks": changed_tasks(clean)})
             if clean.rc != 0 or not clean.recap or clean.recap["changed"] != 0:
                 problems.append("the clean run after the faulted ones: rc=%s recap=%s changed tasks %s; %s" % (
-                    clean.rc, clean.recap, _changed_tasks(clean), _failure(clean)))
+                    clean.rc, clean.recap, changed_tasks(clean), _failure(clean)))
         figures["runs_needed"] = len([run for run in figures["runs"] if run["faulted"]])
         figures["duplicates"] = census_module.duplicates(reference["census"], faulted_census)
     record(figures, tmp_path_factory)
@@ -266,16 +267,8 @@ class Chain:
 
 def _start_playbook(port, build_dir):
     """ansible-playbook site.yml as run_playbook starts it, but not waited for (so it can be killed)."""
-    environment = dict(os.environ)
-    environment.update({
-        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
-        "MLOPS_LOCAL_AWS_PORT": str(port),
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + environment.get("PATH", ""),
-    })
-    return subprocess.Popen(
-        ["ansible-playbook", "-i", os.path.join(ROOT, "inventories", "local"),
-         os.path.join(ROOT, "playbooks", "site.yml"), "-e", json.dumps(run_variables(build_dir))],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            **playbook(port, "-e", json.dumps(run_variables(build_dir))))
 
 
 def _finish(process):
@@ -301,16 +294,6 @@ def _failure(run):
             message = re.search(r'"msg": "((?:[^"\\]|\\.)*)"', line)
             return "%s: %s" % (task, (message.group(1) if message else line)[:400])
     return "rc=%s: %s" % (run.rc, run.output.strip().splitlines()[-1:] if run.output.strip() else "")
-
-
-def _changed_tasks(run):
-    tasks, current = [], None
-    for line in run.output.splitlines():
-        if line.startswith("TASK ["):
-            current = line[6:line.index("]")]
-        elif line.startswith("changed: [") and current:
-            tasks.append(current)
-    return tasks
 
 
 def _excess(reference, actual):

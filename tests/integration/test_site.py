@@ -4,24 +4,15 @@ Each component adds itself to the converge checks here as its issue lands.
 """
 
 import copy
-import glob
 import json
 import os
 import re
 
-import boto3
 import pytest
-import yaml
 
-from conftest import BUILD_DIR, ROOT, extra_vars, run_playbook
-
-
-def local_inventory():
-    variables = {}
-    for path in sorted(glob.glob(os.path.join(ROOT, "inventories", "local", "group_vars", "all", "*.yml"))):
-        with open(path) as handle:
-            variables.update(yaml.safe_load(handle))
-    return variables
+from census import assumed_credentials, stand_in_client as aws
+from census import inventory_variables as local_inventory
+from conftest import BUILD_DIR, changed_tasks, extra_vars, run_playbook
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +20,6 @@ def converged(stand_in):
     first = run_playbook(stand_in)
     assert first.rc == 0 and first.recap["failed"] == 0, first
     return first
-
-
-def aws(service, port, **credentials):
-    return boto3.client(service, region_name="us-east-1", endpoint_url="http://127.0.0.1:%d" % port,
-                        aws_access_key_id=credentials.get("AccessKeyId", "testing"),
-                        aws_secret_access_key=credentials.get("SecretAccessKey", "testing"),
-                        aws_session_token=credentials.get("SessionToken"))
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +81,8 @@ def test_the_environment_runs_in_its_member_account(converged, stand_in, outputs
     member = outputs["organization"]["environment_accounts"]["local"]
     assert outputs["account"] == {"account_id": member["account_id"], "assumed_role_arn": member["role_arn"]}
     assert member["account_id"] != outputs["organization"]["management_account_id"]
-    credentials = aws("sts", stand_in).assume_role(RoleArn=member["role_arn"], RoleSessionName="test")["Credentials"]
-    assert aws("sts", stand_in, **credentials).get_caller_identity()["Account"] == member["account_id"]
+    credentials = assumed_credentials(stand_in, member["role_arn"], "test")
+    assert aws("sts", stand_in, credentials=credentials).get_caller_identity()["Account"] == member["account_id"]
 
 
 def test_second_converge_changes_nothing_and_no_secret_shows_even_at_vvv(converged, stand_in, outputs):
@@ -136,8 +120,8 @@ def test_check_mode_on_the_converged_environment_changes_nothing(converged, stan
 def member_clients(port, outputs):
     """Clients acting in the environment's member account, through the role the organization made."""
     role_arn = outputs["organization"]["environment_accounts"]["local"]["role_arn"]
-    credentials = aws("sts", port).assume_role(RoleArn=role_arn, RoleSessionName="integration")["Credentials"]
-    return lambda service: aws(service, port, **credentials)
+    credentials = assumed_credentials(port, role_arn, "integration")
+    return lambda service: aws(service, port, credentials=credentials)
 
 
 def test_foundation_is_visible_in_the_member_account(converged, stand_in, outputs):
@@ -233,17 +217,6 @@ def test_mlflow_serves_from_the_system_nodes_with_its_identity(converged, output
     command = deployment.spec.template.spec.containers[0].command
     assert command[command.index("--artifacts-destination") + 1] == facts["artifacts_destination"]
     assert facts["artifacts_destination"].startswith("s3://%s" % outputs["data_lake"]["buckets"]["artifacts"]["name"])
-
-
-def changed_tasks(run):
-    """Names of the tasks that reported a change, in order."""
-    tasks, current = [], None
-    for line in run.output.splitlines():
-        if line.startswith("TASK ["):
-            current = line[6:line.index("]")]
-        elif line.startswith("changed: [") and current:
-            tasks.append(current)
-    return tasks
 
 
 def test_drift_is_repaired_exactly(converged, stand_in, outputs):
