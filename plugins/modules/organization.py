@@ -79,6 +79,12 @@ notes:
     the module's region when that list is empty. A region whose Security Hub or GuardDuty
     is administered by another account stops the run before any designation, with the
     path C(config.security_account); a designation is never removed or replaced.
+  - Then, in the security account (entered through its O(access_role_name) role) and in each of those regions,
+    Security Hub is switched on if it is off and its organization configuration set (C(AutoEnable),
+    C(AutoEnableStandards)), and GuardDuty gets a detector if it has none and its organization configuration
+    set (C(AutoEnableOrganizationMembers)), as C(config.security_services) says; the diff shows them under
+    C(security_services.organization_configuration). A region where Security Hub uses central configuration
+    stops the run with the path C(config.security_services.auto_enable).
   - A new account is waited for until its access role can be assumed (AWS refuses
     AssumeRole for a short while after CreateAccount succeeds), at most 5 minutes, so the
     environment's play can enter it right after this module.
@@ -680,6 +686,7 @@ class Organization:
                 self.services_after["regional_administrators"] = {
                     service: {region: account_id for region in regions}
                     for service in sorted(services.REGIONAL_ADMIN_SERVICES)}
+                self.ensure_organization_configurations(None, {})
             else:
                 clients = {(service, region): self.module.client(service, retry_decorator=_ADMIN_RETRY, region=region)
                            for service in services.REGIONAL_ADMIN_SERVICES for region in regions}
@@ -693,6 +700,7 @@ class Organization:
                 changed, before, after = services.converge_regional_administrators(
                     clients, account_id, self.check_mode, designated)
                 self.record("regional_administrators", changed, before, after)
+                self.ensure_organization_configurations(account_id, designated)
         if self.config["organization_trail"]:
             management = self.organization["MasterAccountId"]
             if unknown:
@@ -712,6 +720,39 @@ class Organization:
             except services.TrailElsewhere as exc:
                 raise config_error("trail_region", str(exc))
             self.record("organization_trail", changed, before, after)
+
+    def ensure_organization_configurations(self, account_id, designated):
+        """Security Hub's and GuardDuty's organization configuration, made where the services
+        require it: in the security account ``account_id`` (through its access role), in each
+        region, once the account is the administrator there. ``designated`` is what
+        read_regional_administrators found before this run's designations; a region the
+        account administers only from this run on is read with the settling retry. Without an
+        account (None) or its designation (in check mode), the configuration is planned, not read."""
+        settings = self.config["security_services"]
+        role_arn = None if account_id is None else org.account_role_arn(
+            account_id, self.module.params["access_role_name"], self.partition())
+        changed, before, after = False, {}, {}
+        for region in self.security_regions():
+            for service, read, converge in services.ORGANIZATION_CONFIGURATIONS:
+                client = once = current = None
+                if account_id is not None and (designated.get((service, region)) or not self.check_mode):
+                    retry = self.retry if designated.get((service, region)) else _ADMIN_RETRY
+                    try:
+                        client = self.module.role_client(role_arn, service, retry_decorator=retry, region=region)
+                    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                        raise config_error("security_account", "could not enter the security account through %s: %s"
+                                           % (role_arn, exc))
+                    current = read(client)
+                    once = functools.partial(self.module.role_client, role_arn, service, once=True, region=region)
+                try:
+                    one_changed, one_before, one_after = converge(client, once, settings, self.tags,
+                                                                  self.check_mode or client is None, current)
+                except services.CentralConfiguration as exc:
+                    raise config_error("security_services.auto_enable", "%s in %s: %s" % (service, region, exc))
+                changed |= one_changed
+                before.setdefault(service, {})[region] = one_before
+                after.setdefault(service, {})[region] = one_after
+        self.record("organization_configuration", changed, before, after)
 
     def trail_region(self):
         """The organization trail's home region: configured, else the first allowed region,

@@ -12,7 +12,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from conftest import component_config
+from conftest import component_config, run_module, writes
+from test_data_lake import stand_in_corrections  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -518,3 +519,97 @@ def test_a_failed_creation_names_the_account_and_the_reason():
     with stub, pytest.raises(module_under_test.AWSResourceError) as error:
         converge(client, _single_account_config())
     assert str(error.value) == "config.accounts.dev.email: account creation failed: EMAIL_ALREADY_EXISTS"
+
+
+# --- Security Hub's and GuardDuty's organization configuration, through main() -------------------
+#
+# The module's real main() against moto with the stand-in launcher's corrections
+# (tools/local_aws.py): they supply what moto 5.2.5 lacks here (the delegated administrator of
+# securityhub.amazonaws.com, Security Hub's ListOrganizationAdminAccounts, GuardDuty's
+# Describe/UpdateOrganizationConfiguration). The real API shapes of those calls are checked
+# with Stubber in test_organization_services.py.
+
+SECURITY = dict(accounts={"security": {"email": "aws+sec@example.com", "organizational_unit": "Security"}},
+                allowed_regions=["eu-west-1"], security_account="security", organization_trail=False)
+
+
+@pytest.fixture(name="security_aws")
+def security_aws_fixture(stand_in_corrections, aws, fast_access_waiter):
+    yield
+
+
+def run_security(capsys, check_mode=False, **overrides):
+    args = {"config": dict(SECURITY, **overrides)}
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    return run_module(capsys, module_under_test.main, args)
+
+
+def _security_account_client(service, account_id):
+    credentials = boto3.client("sts", region_name="eu-west-1").assume_role(
+        RoleArn="arn:aws:iam::%s:role/OrganizationAccountAccessRole" % account_id,
+        RoleSessionName="test")["Credentials"]
+    return boto3.client(service, region_name="eu-west-1", aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+def test_security_services_organization_configuration_converges_once(security_aws, capsys, sent, api_calls):
+    """Check mode on nothing plans it; a converge switches Security Hub and a GuardDuty
+    detector on in the security account, tagged, and sets both to auto-enable new accounts;
+    then a re-run and check mode only read."""
+    rc, planned = run_security(capsys, check_mode=True)
+    assert rc == 0 and planned["changed"] and writes(api_calls) == []
+    wanted = {"securityhub": {"eu-west-1": {"enabled": True, "auto_enable": True, "auto_enable_standards": "DEFAULT"}},
+              "guardduty": {"eu-west-1": {"detector_id": module_under_test.UNKNOWN,
+                                          "auto_enable_organization_members": "NEW"}}}
+    assert planned["diff"]["after"]["security_services"]["organization_configuration"] == wanted
+
+    rc, result = run_security(capsys)
+    assert rc == 0 and result["changed"], result.get("msg")
+    security = result["accounts"]["security"]["id"]
+    configured = result["diff"]["after"]["security_services"]["organization_configuration"]
+    detector = configured["guardduty"]["eu-west-1"]["detector_id"]
+    assert configured == dict(wanted, guardduty={"eu-west-1": {"detector_id": detector,
+                                                               "auto_enable_organization_members": "NEW"}})
+    assert result["diff"]["before"]["security_services"]["organization_configuration"] == {
+        "securityhub": {"eu-west-1": None}, "guardduty": {"eu-west-1": None}}
+    (create_detector,) = sent["CreateDetector"]
+    assert create_detector["ClientToken"] and create_detector["Tags"] == {MANAGED_TAG: "true"}
+    assert sent["EnableSecurityHub"] == [{"EnableDefaultStandards": True, "Tags": {MANAGED_TAG: "true"}}]
+    assert {"DetectorId": detector, "AutoEnableOrganizationMembers": "NEW"} in sent["UpdateOrganizationConfiguration"]
+    assert _security_account_client("securityhub", security).describe_organization_configuration()["AutoEnable"]
+    assert _security_account_client("guardduty", security).list_detectors()["DetectorIds"] == [detector]
+
+    api_calls.clear()
+    rc, again = run_security(capsys)
+    assert rc == 0 and not again["changed"] and writes(api_calls) == []
+    assert again["diff"]["before"]["security_services"] == again["diff"]["after"]["security_services"]
+    rc, check = run_security(capsys, check_mode=True)
+    assert rc == 0 and not check["changed"]
+
+
+def test_auto_enable_change_is_one_update_per_service(security_aws, capsys, api_calls):
+    """`all` enables GuardDuty for existing accounts too; Security Hub's flag stays on; `none`
+    turns both off. Only UpdateOrganizationConfiguration is written."""
+    run_security(capsys)
+    api_calls.clear()
+    rc, result = run_security(capsys, security_services={"auto_enable": "all"})
+    assert rc == 0 and result["changed"]
+    assert writes(api_calls) == ["UpdateOrganizationConfiguration"]
+    before = result["diff"]["before"]["security_services"]["organization_configuration"]
+    after = result["diff"]["after"]["security_services"]["organization_configuration"]
+    assert before["guardduty"]["eu-west-1"]["auto_enable_organization_members"] == "NEW"
+    assert after["guardduty"]["eu-west-1"]["auto_enable_organization_members"] == "ALL"
+    api_calls.clear()
+    rc, result = run_security(capsys, security_services={"auto_enable": "none", "auto_enable_standards": "none"})
+    assert rc == 0 and result["changed"]
+    assert writes(api_calls) == ["UpdateOrganizationConfiguration"] * 2
+    rc, result = run_security(capsys, security_services={"auto_enable": "none", "auto_enable_standards": "none"})
+    assert rc == 0 and not result["changed"]
+
+
+def test_a_bad_auto_enable_is_refused_with_its_path_before_any_call(security_aws, capsys, api_calls):
+    rc, result = run_security(capsys, security_services={"auto_enable": "always"})
+    assert rc == 1 and api_calls == []
+    assert "config.security_services.auto_enable: 'always' is not one of new, all, none" in result["msg"]
