@@ -100,6 +100,12 @@ def policy_name(name):
     return POLICY_PREFIX + name.replace("_", "-")
 
 
+def named_like_ours(summary):
+    """An SCP (a ListPolicies summary) this collection may own: named ``mlops-*`` and not
+    AWS-managed. Owning it takes the managed tag too."""
+    return summary["Name"].startswith(POLICY_PREFIX) and not summary.get("AwsManaged")
+
+
 def desired_policies(config):
     """``{policy name: {description, document, targets, path}}`` from the organization config.
 

@@ -114,6 +114,12 @@ def test_references_to_undeclared_ous():
         "config.guardrails.Elsewhere: is not a declared OU"]
 
 
+def test_only_mlops_named_customer_scps_can_be_ours():
+    assert org.named_like_ours({"Name": "mlops-deny-root-user", "AwsManaged": False})
+    assert not org.named_like_ours({"Name": "mlops-lookalike", "AwsManaged": True})
+    assert not org.named_like_ours({"Name": "FullAWSAccess", "AwsManaged": True})
+
+
 def test_ou_creation_order_puts_parents_first():
     assert org.ou_paths_in_creation_order(["A/B/C", "A", "D", "A/B"]) == ["A", "D", "A/B", "A/B/C"]
 
@@ -161,15 +167,17 @@ class Calls:
 
 
 def converge(client, config, check_mode=False, clients=None):
+    """main()'s steps up to the security services; ``organization.changed`` is what they return, combined."""
     organization = module_under_test.Organization(FakeModule(client, check_mode, clients), config, RETRY)
     organization.read()
     before = organization.state()
     organization.check_policies_fit(org.desired_policies(config))
-    organization.ensure_organization()
-    organization.ensure_scp_type_enabled()
-    organization.ensure_organizational_units()
-    organization.ensure_accounts()
-    organization.ensure_policies(org.desired_policies(config))
+    changed = organization.ensure_organization()
+    changed |= organization.ensure_scp_type_enabled()
+    changed |= organization.ensure_organizational_units()
+    changed |= organization.ensure_accounts()
+    changed |= organization.ensure_policies(org.desired_policies(config))
+    organization.changed = changed
     return organization, before
 
 
