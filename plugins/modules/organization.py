@@ -249,47 +249,6 @@ DELEGATED_SERVICES = [
 ]
 TRAIL_NAME = "mlops-organization-trail"
 
-# CreateAccount has no waiter in botocore: this one polls DescribeCreateAccountStatus.
-_CREATE_ACCOUNT_WAITER = {
-    "version": 2,
-    "waiters": {
-        "AccountCreated": {
-            "operation": "DescribeCreateAccountStatus",
-            "delay": 10,
-            "maxAttempts": 120,
-            "acceptors": [
-                {"matcher": "path", "argument": "CreateAccountStatus.State", "expected": "SUCCEEDED",
-                 "state": "success"},
-                {"matcher": "path", "argument": "CreateAccountStatus.State", "expected": "FAILED",
-                 "state": "success"},
-                {"matcher": "error", "expected": "TooManyRequestsException", "state": "retry"},
-            ],
-        }
-    },
-}
-
-
-# AWS may refuse AssumeRole into an account for a short while after CreateAccount
-# reports SUCCEEDED, while the access role propagates. The environment's play assumes
-# that role next, so a new account is waited for until it can be entered. Only
-# AccessDenied is retried, and only for accounts this run created or adopted in flight.
-_ROLE_ASSUMABLE_WAITER = {
-    "version": 2,
-    "waiters": {
-        "RoleAssumable": {
-            "operation": "AssumeRole",
-            "delay": 5,
-            "maxAttempts": 60,
-            "acceptors": [
-                {"matcher": "path", "argument": "AssumedRoleUser.Arn != `null`", "expected": True,
-                 "state": "success"},
-                {"matcher": "error", "expected": "AccessDenied", "state": "retry"},
-            ],
-        }
-    },
-}
-NEW_ACCOUNT_SESSION_NAME = "mlops-platform-new-account-check"
-
 # Only for the calls that wait on a change made moments before (see organization_services).
 _ADMIN_RETRY = settling_retry(*services.ADMIN_PROPAGATION_ERRORS)
 _TRAIL_RETRY = settling_retry(*services.TRAIL_PROPAGATION_ERRORS)
@@ -424,7 +383,7 @@ class Organization:
                 "id": summary["Id"],
                 "description": summary.get("Description", ""),
                 "document": json.loads(policy["Content"]),
-                "targets": {self.ou_path_of(target["TargetId"]) for target in targets},
+                "targets": {org.ou_path_of(target["TargetId"], self.root_id, self.ous) for target in targets},
                 "tags": tags,
             }
 
@@ -509,7 +468,7 @@ class Organization:
                 lambda: self.once.create_account(
                     Email=account["email"], AccountName=name, RoleName=self.module.params["access_role_name"],
                     IamUserAccessToBilling="DENY",
-                    Tags=ansible_dict_to_boto3_tag_list(self.account_tags(account)))["CreateAccountStatus"],
+                    Tags=ansible_dict_to_boto3_tag_list(org.account_tags(self.tags, account)))["CreateAccountStatus"],
                 lambda: self.find_account_creation(name))
             started[name] = (response or found)["Id"]
             if found:
@@ -525,17 +484,12 @@ class Organization:
             changed |= self.tag_account(live, account)
         return changed
 
-    def account_tags(self, account):
-        tags = dict(self.tags)
-        tags.update(account["tags"])
-        return tags
-
     def wait_for_accounts(self, started, adopted=()):
-        model = core_waiter.WaiterModel(_CREATE_ACCOUNT_WAITER)
+        model = core_waiter.WaiterModel(org.CREATE_ACCOUNT_WAITER)
         client = getattr(self.client, "client", self.client)  # the raw client under the retry wrapper
         waiter = core_waiter.create_waiter_with_client("AccountCreated", model, client)
         timeout = self.module.params["account_creation_timeout"]
-        delay = _CREATE_ACCOUNT_WAITER["waiters"]["AccountCreated"]["delay"]
+        delay = org.CREATE_ACCOUNT_WAITER["waiters"]["AccountCreated"]["delay"]
         for name, request_id in started.items():
             try:
                 waiter.wait(CreateAccountRequestId=request_id,
@@ -561,14 +515,14 @@ class Organization:
             self.parents[status["AccountId"]] = org.ROOT  # CreateAccount places new accounts in the root
 
     def wait_for_access(self, name, account_id):
-        """Wait until the access role of a new account can be assumed (see _ROLE_ASSUMABLE_WAITER).
+        """Wait until the access role of a new account can be assumed (see organization.ROLE_ASSUMABLE_WAITER).
         The temporary credentials it obtains are dropped at once."""
         role_arn = org.account_role_arn(account_id, self.module.params["access_role_name"], self.partition())
-        config = _ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
-        model = core_waiter.WaiterModel(_ROLE_ASSUMABLE_WAITER)
+        config = org.ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
+        model = core_waiter.WaiterModel(org.ROLE_ASSUMABLE_WAITER)
         waiter = core_waiter.create_waiter_with_client("RoleAssumable", model, self.module.client("sts"))
         try:
-            waiter.wait(RoleArn=role_arn, RoleSessionName=NEW_ACCOUNT_SESSION_NAME, DurationSeconds=900,
+            waiter.wait(RoleArn=role_arn, RoleSessionName=org.NEW_ACCOUNT_SESSION_NAME, DurationSeconds=900,
                         WaiterConfig={"Delay": config["delay"], "MaxAttempts": config["maxAttempts"]})
         except botocore.exceptions.WaiterError as exc:
             raise config_error("accounts.%s" % name, "the new account %s was created, but its role %s could not "
@@ -594,7 +548,7 @@ class Organization:
         return True
 
     def tag_account(self, live, account):
-        wanted = self.account_tags(account)
+        wanted = org.account_tags(self.tags, account)
         if live["Id"] == UNKNOWN:  # planned: tagged in CreateAccount
             live["Tags"] = dict(wanted)
             return False
@@ -791,85 +745,13 @@ class Organization:
         self.services_before[key] = before
         self.services_after[key] = after
 
-    # -- reporting -------------------------------------------------------------------------
-
-    def ou_path_of(self, target_id):
-        if target_id == self.root_id and target_id != UNKNOWN:
-            return org.ROOT
-        for path, ou_id in self.ous.items():
-            if ou_id == target_id:
-                return path
-        return target_id
-
     def state(self):
-        """The diffable view: what a person compares between before and after."""
-        if self.organization is None:
-            return {}
-        accounts = {}
-        for name, account in sorted(self.config["accounts"].items()):
-            live = self.accounts.get(account["email"].lower())
-            if live is None:
-                continue
-            accounts[name] = {
-                "id": live["Id"],
-                "email": account["email"],
-                "organizational_unit": account["organizational_unit"] if live["Id"] == UNKNOWN
-                else self.parents.get(live["Id"], org.ROOT),
-                "tags": self.tag_view(live.get("Tags"), self.account_tags(account)),
-            }
-        return {
-            "organization_id": self.organization["Id"],
-            "organizational_units": sorted(self.ous),
-            "organizational_unit_tags": {path: self.tag_view(self.ou_tags.get(path), self.tags)
-                                         for path in sorted(self.ous) if path in self.config["organizational_units"]},
-            "accounts": accounts,
-            "policies": {
-                name: {"targets": sorted(policy["targets"]), "description": policy["description"],
-                       "document": policy["document"], "tags": self.tag_view(policy.get("tags"), self.tags)}
-                for name, policy in sorted(self.policies.items())
-            },
-        }
-
-    @staticmethod
-    def tag_view(tags, wanted):
-        """The tags this collection manages on a resource, as they are (None: absent)."""
-        tags = tags or {}
-        return {key: tags.get(key) for key in sorted(wanted)}
+        return org.state(self, self.config)
 
     def outputs(self):
-        role_name = self.module.params["access_role_name"]
-        partition = self.partition()
-        accounts = {}
-        environments = {}
-        for name, account in sorted(self.config["accounts"].items()):
-            live = self.accounts[account["email"].lower()]
-            role_arn = UNKNOWN if live["Id"] == UNKNOWN else org.account_role_arn(live["Id"], role_name, partition)
-            accounts[name] = {
-                "id": live["Id"],
-                "email": account["email"],
-                "organizational_unit": account["organizational_unit"],
-                "environment": account["environment"],
-                "role_arn": role_arn,
-            }
-            if account["environment"]:
-                environments[account["environment"]] = {"account_id": live["Id"], "role_arn": role_arn}
-        declared = {account["email"].lower() for account in self.config["accounts"].values()}
-        management = self.organization.get("MasterAccountId")
-        return {
-            "organization_id": self.organization["Id"],
-            "root_id": self.root_id,
-            "management_account_id": management,
-            "organizational_units": dict(sorted(self.ous.items())),
-            "accounts": accounts,
-            "environment_accounts": environments,
-            "policies": {name: {"id": policy["id"], "targets": sorted(policy["targets"])}
-                         for name, policy in sorted(self.policies.items())},
-            "unmanaged": {
-                "accounts": sorted(account["Email"] for email, account in self.accounts.items()
-                                   if email not in declared and account["Id"] != management),
-                "organizational_units": sorted(set(self.ous) - set(self.config["organizational_units"])),
-            },
-        }
+        return org.outputs(self, self.config, self.module.params["access_role_name"], self.partition())
+
+    # -- reporting -------------------------------------------------------------------------
 
 
 def main():

@@ -373,7 +373,7 @@ def stubbed_sts():
 @pytest.fixture(name="fast_access_waiter")
 def fast_access_waiter_fixture(monkeypatch):
     """The new-account access waiter without its pauses, and with three attempts."""
-    waiter = module_under_test._ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
+    waiter = org.ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
     monkeypatch.setitem(waiter, "delay", 0)
     monkeypatch.setitem(waiter, "maxAttempts", 3)
 
