@@ -189,6 +189,39 @@ def _apply_stand_in_corrections() -> None:
     SecurityHubResponse.list_organization_admin_accounts = list_organization_admin_accounts
     securityhub_urls.url_paths.setdefault("{0}/organization/admin$", SecurityHubResponse.dispatch)
 
+    # 5. GuardDuty's organization configuration (moto 5.2.5, moto/guardduty/urls.py and
+    #    responses.py): moto has no DescribeOrganizationConfiguration or
+    #    UpdateOrganizationConfiguration (GET and POST /detector/{detectorId}/admin) and
+    #    answers both with 404. AWS answers the administrator account's detector with, and
+    #    sets, which member accounts GuardDuty is switched on for
+    #    (AutoEnableOrganizationMembers NEW/ALL/NONE; GuardDuty API reference). The
+    #    organization component sets it in the security account. Kept on moto's own
+    #    detector (an unknown detector answers as moto's GetDetector does); a detector
+    #    starts at NONE, and AutoEnable is reported as AWS derives it.
+    from moto.guardduty import urls as guardduty_urls
+    from moto.guardduty.responses import GuardDutyResponse
+
+    def guardduty_detector(response):
+        return response.guardduty_backend.get_detector(response.path.split("/")[-2])
+
+    def describe_guardduty_organization_configuration(self):
+        members = getattr(guardduty_detector(self), "mlops_auto_enable_organization_members", "NONE")
+        return json.dumps({"autoEnable": members != "NONE", "memberAccountLimitReached": False,
+                           "autoEnableOrganizationMembers": members})
+
+    def update_guardduty_organization_configuration(self):
+        detector = guardduty_detector(self)
+        members = self._get_param("autoEnableOrganizationMembers")
+        if members is None and self._get_param("autoEnable") is not None:
+            members = "NEW" if self._get_param("autoEnable") else "NONE"
+        if members is not None:
+            detector.mlops_auto_enable_organization_members = members
+        return "{}"
+
+    GuardDutyResponse.describe_organization_configuration = describe_guardduty_organization_configuration
+    GuardDutyResponse.update_organization_configuration = update_guardduty_organization_configuration
+    guardduty_urls.url_paths.setdefault("{0}/detector/(?P<detector_id>[^/]+)/admin$", GuardDutyResponse.dispatch)
+
 
 def serve(port: int) -> None:
     """Run moto's server on HOST:port in this process until SIGTERM/SIGINT."""

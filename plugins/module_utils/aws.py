@@ -188,6 +188,7 @@ class MlopsAWSModule(AnsibleAWSModule):
         # Held in memory only, never in params or results; one AssumeRole per run.
         self._assumed_role_credentials = None
         self._once_clients = {}
+        self._other_role_credentials = {}  # role ARN -> credentials, see role_client
         self.api_calls = CallCounter()
 
         assume_role = self.params.get("assume_role")
@@ -217,6 +218,27 @@ class MlopsAWSModule(AnsibleAWSModule):
                 extra["region"] = region
             self._once_clients[key] = self.client(service, **extra)
         return self._once_clients[key]
+
+    def role_client(self, role_arn, service, retry_decorator=None, once=False, region=None):
+        """A client acting as ``role_arn``, a role of another account entered from the module's
+        own identity (the organization's security account through its access role). One
+        AssumeRole per role and run; the credentials stay in this process. With ``once``, a
+        client that never retries by itself, for :func:`create_once`. Raises botocore's
+        ClientError / BotoCoreError when the role cannot be assumed."""
+        if role_arn not in self._other_role_credentials:
+            credentials = self.client("sts", retry_decorator=AWS_RETRY).assume_role(
+                RoleArn=role_arn, RoleSessionName=DEFAULT_SESSION_NAME, aws_retry=True)["Credentials"]
+            self._other_role_credentials[role_arn] = dict(
+                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"])
+        extra = dict(self._other_role_credentials[role_arn])
+        if once:
+            extra["config"] = Config(retries={"total_max_attempts": 1})
+        if region:
+            extra["region"] = region
+        client = super().client(service, retry_decorator=retry_decorator, **extra)
+        self.api_calls.attach(client)
+        return client
 
     def resource(self, service, **extra_params):
         extra_params.update(self._role_connection_params())

@@ -499,6 +499,19 @@ ORGANIZATION = _component(
                       "keep them the same in every inventory."),
         "security_account": _str("Name of the account that is delegated administrator of Security Hub, "
                                  "GuardDuty and Config; null for none."),
+        "security_services": _dict(
+            "Organization configuration of Security Hub and GuardDuty, set in the security account (the "
+            "delegated administrator) in each region of `allowed_regions`; used only with `security_account`.", {
+                "auto_enable": _str(
+                    "Which member accounts the services are switched on for: `new` (accounts that join from now "
+                    "on), `all` (GuardDuty also enables the existing ones; Security Hub's organization "
+                    "configuration covers new accounts only) or `none`.", "new",
+                    choices=["new", "all", "none"], nullable=False),
+                "auto_enable_standards": _str(
+                    "Security Hub's default standards for the accounts it is switched on for (and the security "
+                    "account itself when it first enables Security Hub): `default` or `none`.", "default",
+                    choices=["default", "none"], nullable=False),
+            }),
         "organization_trail": _bool("Create an organization CloudTrail with its own log bucket.", True),
         "trail_region": _str("Home region of the organization trail and its bucket (the trail records every "
                              "region); null: the first of `allowed_regions`, or the run's region when that list is "

@@ -38,7 +38,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
+from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token
+from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import partition_of
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
@@ -167,6 +170,7 @@ def converge_delegated_administrators(orgs, account_id, service_principals, chec
         "account_id": account_id,
         "trusted_service_access": sorted(principal for principal in wanted if principal in enabled),
         "delegated_services": sorted(delegated),
+        "unmanaged": sorted(delegated - set(wanted)),
     }
     after = {
         "account_id": account_id,
@@ -272,6 +276,124 @@ def converge_regional_administrators(clients, account_id, check_mode, current=No
         before.setdefault(service, {})[region] = account_id if designated else None
         after.setdefault(service, {})[region] = account_id
     return bool(missing), before, after
+
+
+# ------------------------- organization configuration of Security Hub and GuardDuty
+#
+# Made in the security account (the services' delegated administrator), per region, once it
+# is designated there (converge_regional_administrators). ``settings`` is the config's
+# ``security_services``. Security Hub's hub and GuardDuty's detector are the account's
+# switches of the service (one per account and region, whoever turned them on): they are
+# switched on when off, and never changed otherwise.
+
+# ``security_services.auto_enable`` as GuardDuty's AutoEnableOrganizationMembers. Security
+# Hub's AutoEnable is a flag that covers the accounts joining from now on.
+GUARDDUTY_MEMBERS = {"new": "NEW", "all": "ALL", "none": "NONE"}
+# What Security Hub answers in an account and region where it is not enabled.
+_HUB_OFF = "InvalidAccessException"
+# What GuardDuty answers a CreateDetector where a detector exists.
+_DETECTOR_EXISTS = "BadRequestException"
+
+
+class CentralConfiguration(Exception):
+    """Security Hub in a region is configured centrally (configuration policies): its
+    auto-enable is the policies', and UpdateOrganizationConfiguration refuses AutoEnable."""
+
+    def __init__(self):
+        super(CentralConfiguration, self).__init__(
+            "Security Hub uses central configuration (configuration policies) there, which decides what is "
+            "enabled in member accounts; manage it with those policies, or return it to local configuration")
+
+
+def security_hub_wanted(settings):
+    return {"enabled": True, "auto_enable": settings["auto_enable"] != "none",
+            "auto_enable_standards": settings["auto_enable_standards"].upper()}
+
+
+def _hub_enabled(client):
+    try:
+        client.describe_hub(aws_retry=True)
+    except is_boto3_error_code(_HUB_OFF):
+        return None
+    return True
+
+
+def read_security_hub_organization(client):
+    """Security Hub's organization configuration as its administrator sees it (DescribeHub,
+    DescribeOrganizationConfiguration), or None where Security Hub is off."""
+    if not _hub_enabled(client):
+        return None
+    configuration = client.describe_organization_configuration(aws_retry=True)
+    return {"enabled": True, "auto_enable": bool(configuration.get("AutoEnable")),
+            "auto_enable_standards": configuration.get("AutoEnableStandards"),
+            "configuration_type": configuration.get("OrganizationConfiguration", {}).get("ConfigurationType")}
+
+
+def converge_security_hub_organization(client, once, settings, tags, check_mode, current):
+    """Security Hub on in the administrator account (EnableSecurityHub through ``create_once``
+    on the client ``once()`` makes, with ``tags``), then its organization configuration (UpdateOrganizationConfiguration) as
+    ``settings`` say. ``current`` is what ``read_security_hub_organization`` returned, or None
+    (off, or not readable yet: planned). Raises ``CentralConfiguration`` before any write."""
+    wanted = security_hub_wanted(settings)
+    if current is not None and current["configuration_type"] == "CENTRAL":
+        raise CentralConfiguration()
+    before = None if current is None else dict((key, current[key]) for key in wanted)
+    changed = before != wanted
+    if changed and not check_mode:
+        if current is None:
+            create_once(lambda: once().enable_security_hub(
+                EnableDefaultStandards=wanted["auto_enable_standards"] == "DEFAULT", Tags=tags),
+                lambda: _hub_enabled(client), exists_codes=("ResourceConflictException",))
+        client.update_organization_configuration(AutoEnable=wanted["auto_enable"],
+                                                 AutoEnableStandards=wanted["auto_enable_standards"], aws_retry=True)
+    return changed, before, wanted
+
+
+def _detector_id(client):
+    detectors = paginated_query_with_retries(client, "list_detectors", retry_decorator=_PAGE_RETRY)["DetectorIds"]
+    return detectors[0] if detectors else None
+
+
+def read_guardduty_organization(client):
+    """The administrator's detector and its organization configuration (ListDetectors,
+    DescribeOrganizationConfiguration), or None where the account has no detector."""
+    detector_id = _detector_id(client)
+    if detector_id is None:
+        return None
+    configuration = client.describe_organization_configuration(DetectorId=detector_id, aws_retry=True)
+    # AutoEnable alone is the older, deprecated answer: on means new accounts.
+    members = configuration.get("AutoEnableOrganizationMembers")
+    if members is None:
+        members = "NEW" if configuration.get("AutoEnable") else "NONE"
+    return {"detector_id": detector_id, "auto_enable_organization_members": members}
+
+
+def converge_guardduty_organization(client, once, settings, tags, check_mode, current):
+    """A detector in the administrator account (CreateDetector through ``create_once`` with a
+    ClientToken, found first by ListDetectors), then its organization configuration
+    (UpdateOrganizationConfiguration, AutoEnableOrganizationMembers). ``current`` as in
+    ``converge_security_hub_organization``."""
+    members = GUARDDUTY_MEMBERS[settings["auto_enable"]]
+    detector_id = current["detector_id"] if current else UNKNOWN
+    if current is None and not check_mode:
+        token = client_token()
+        response, found = create_once(
+            lambda: once().create_detector(Enable=True, ClientToken=token, Tags=tags),
+            lambda: _detector_id(client), exists_codes=(_DETECTOR_EXISTS,))
+        detector_id = response["DetectorId"] if response else found
+    wanted = {"detector_id": detector_id, "auto_enable_organization_members": members}
+    changed = current != wanted
+    if changed and not check_mode:
+        client.update_organization_configuration(DetectorId=detector_id, AutoEnableOrganizationMembers=members,
+                                                 aws_retry=True)
+    return changed, current, wanted
+
+
+# The organization configuration of each service: (service, read, converge).
+ORGANIZATION_CONFIGURATIONS = (
+    ("securityhub", read_security_hub_organization, converge_security_hub_organization),
+    ("guardduty", read_guardduty_organization, converge_guardduty_organization),
+)
 
 
 # ------------------------------------------------------ trail bucket policy

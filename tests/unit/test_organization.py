@@ -1,7 +1,9 @@
-"""The organization baseline: guardrail builder, policy checks, and the converge against moto.
+"""The organization baseline: guardrail builder, policy checks, and the module's real main()
+against moto.
 
 Calls the stand-in lacks (an account creation still IN_PROGRESS, a FAILED creation) are
-driven with botocore's Stubber, which checks every request against the real API model.
+driven with botocore's Stubber, which checks every request against the real API model; main()
+still runs, its clients replaced by the stubbed ones.
 """
 
 import copy
@@ -10,19 +12,17 @@ import json
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
-from conftest import component_config
+from conftest import component_config, run_module, writes
+from test_data_lake import stand_in_corrections  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
+from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
-
-RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
 
 
 def config_with(**overrides):
@@ -36,6 +36,7 @@ BASE = dict(
         "security": {"email": "aws+sec@example.com", "organizational_unit": "Security"},
     },
     allowed_regions=["eu-west-1"],
+    organization_trail=False,  # its own test below
 )
 
 
@@ -113,107 +114,75 @@ def test_references_to_undeclared_ous():
         "config.guardrails.Elsewhere: is not a declared OU"]
 
 
+def test_only_mlops_named_customer_scps_can_be_ours():
+    assert org.named_like_ours({"Name": "mlops-deny-root-user", "AwsManaged": False})
+    assert not org.named_like_ours({"Name": "mlops-lookalike", "AwsManaged": True})
+    assert not org.named_like_ours({"Name": "FullAWSAccess", "AwsManaged": True})
+
+
 def test_ou_creation_order_puts_parents_first():
     assert org.ou_paths_in_creation_order(["A/B/C", "A", "D", "A/B"]) == ["A", "D", "A/B", "A/B/C"]
 
 
-# --- the converge, against moto ------------------------------------------------------------------
+# --- the converge: the module's main() against moto ----------------------------------------------
 
-class FakeModule:
-    """What Organization needs of AnsibleAWSModule: params, check_mode and client()."""
-
-    def __init__(self, client, check_mode=False, clients=None, **params):
-        self._client = client
-        self.clients = clients or {}  # service -> client, for stubbed services other than organizations
-        self.made = []  # (service, region) of every client made
-        self.check_mode = check_mode
-        self.params = {"access_role_name": "OrganizationAccountAccessRole",
-                       "account_creation_timeout": 30, "environment": "dev"}
-        self.params.update(params)
-
-    region = "us-east-1"
-
-    def client(self, service, retry_decorator=None, region=None):
-        self.made.append((service, region or self.region))
-        if service == "organizations":
-            client = self._client
-        else:
-            client = self.clients.get(service) or boto3.client(service, region_name=region or self.region)
-        return client if retry_decorator is None else RetryingBotoClientWrapper(client, retry_decorator)
-
-    def once_client(self, service, region=None):
-        return self.client(service, region=region)
+@pytest.fixture(name="orgs")
+def orgs_fixture(aws):
+    """moto (fixture ``aws``) and an Organizations client to look at it with."""
+    yield boto3.client("organizations", region_name="us-east-1")
 
 
-class Calls:
-    """Operation names of every API call a client makes."""
-
-    def __init__(self, client):
-        self.names = []
-        client.meta.events.register("before-call.*.*", self.record)
-
-    def record(self, model, **kwargs):
-        self.names.append(model.name)
-
-    def writes(self):
-        return [name for name in self.names if not name.startswith(("Describe", "List", "Get"))]
+def run(capsys, config, check_mode=False):
+    """The module's main() with ``config`` (a full config block, as ``config_with`` makes it)."""
+    args = {"config": config, "environment": "dev"}
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    return run_module(capsys, module_under_test.main, args)
 
 
-def converge(client, config, check_mode=False, clients=None):
-    organization = module_under_test.Organization(FakeModule(client, check_mode, clients), config, RETRY)
-    organization.read()
-    before = organization.state()
-    organization.check_policies_fit(org.desired_policies(config))
-    organization.ensure_organization()
-    organization.ensure_scp_type_enabled()
-    organization.ensure_organizational_units()
-    organization.ensure_accounts()
-    organization.ensure_policies(org.desired_policies(config))
-    return organization, before
+def converged(capsys, config, check_mode=False):
+    """A run that must succeed: its result."""
+    rc, result = run(capsys, config, check_mode)
+    assert rc == 0, result.get("msg")
+    return result
 
 
-@pytest.fixture
-def orgs():
-    with mock_aws():
-        yield boto3.client("organizations", region_name="us-east-1")
+def tag_dict(orgs, resource_id):
+    return {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=resource_id)["Tags"]}
 
 
-def test_converge_from_nothing_then_nothing_to_do(orgs):
+def test_converge_from_nothing_then_nothing_to_do(orgs, capsys, api_calls):
     config = config_with(**BASE)
-    calls = Calls(orgs)
-    organization, before = converge(orgs, config)
-    assert organization.changed and before == {}
-    outputs = organization.outputs()
-    dev = outputs["environment_accounts"]["dev"]
+    result = converged(capsys, config)
+    assert result["changed"] and result["diff"]["before"] == {}
+    dev = result["environment_accounts"]["dev"]
+    assert result["environment_account"] == dev
     assert dev["role_arn"] == "arn:aws:iam::%s:role/OrganizationAccountAccessRole" % dev["account_id"]
-    assert set(outputs["organizational_units"]) == set(config["organizational_units"])
+    assert set(result["organizational_units"]) == set(config["organizational_units"])
     parents = orgs.list_parents(ChildId=dev["account_id"])["Parents"]
-    assert parents == [{"Id": outputs["organizational_units"]["Workloads/NonProduction"],
+    assert parents == [{"Id": result["organizational_units"]["Workloads/NonProduction"],
                         "Type": "ORGANIZATIONAL_UNIT"}]
-    tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=dev["account_id"])["Tags"]}
-    assert tags == {"Project": "test", MANAGED_TAG: "true"}
-    workloads = outputs["organizational_units"]["Workloads"]
+    assert tag_dict(orgs, dev["account_id"]) == {"Project": "test", MANAGED_TAG: "true"}
+    workloads = result["organizational_units"]["Workloads"]
     attached = {p["Name"] for p in orgs.list_policies_for_target(TargetId=workloads,
                                                                  Filter="SERVICE_CONTROL_POLICY")["Policies"]}
     assert attached == {"FullAWSAccess", "mlops-deny-regions-outside-allow-list", "mlops-deny-s3-without-tls",
                         "mlops-deny-iam-user-access-keys", "mlops-deny-disabling-security-services"}
-    assert "CreateAccount" in calls.writes()
+    assert "CreateAccount" in writes(api_calls)
+    assert result["new_environment_accounts"] == ["dev"]
 
-    calls.names.clear()
-    again, before = converge(orgs, config)
-    assert not again.changed
-    assert before == again.state()
-    assert calls.writes() == [], "a no-op run must only read"
-    check, before = converge(orgs, config, check_mode=True)
-    assert not check.changed
+    api_calls.clear()
+    again = converged(capsys, config)
+    assert not again["changed"] and again["new_environment_accounts"] == []
+    assert again["diff"]["before"] == again["diff"]["after"]
+    assert writes(api_calls) == [], "a no-op run must only read"
+    assert not converged(capsys, config, check_mode=True)["changed"]
 
 
-def test_check_mode_on_an_empty_account_predicts_without_writing(orgs):
-    config = config_with(**BASE)
-    calls = Calls(orgs)
-    organization, before = converge(orgs, config, check_mode=True)
-    assert organization.changed and calls.writes() == []
-    after = organization.state()
+def test_check_mode_on_an_empty_account_predicts_without_writing(orgs, capsys, api_calls):
+    result = converged(capsys, config_with(**BASE), check_mode=True)
+    assert result["changed"] and writes(api_calls) == []
+    after = result["diff"]["after"]
     assert after["accounts"]["dev"] == {"id": module_under_test.UNKNOWN, "email": "aws+dev@example.com",
                                         "organizational_unit": "Workloads/NonProduction",
                                         "tags": {"Project": "test", "mlops.platform/managed": "true"}}
@@ -221,35 +190,31 @@ def test_check_mode_on_an_empty_account_predicts_without_writing(orgs):
     assert after["organizational_unit_tags"]["Workloads"] == {"Project": "test", "mlops.platform/managed": "true"}
 
 
-def test_changed_tags_converge_on_every_ou_scp_and_account_and_show_in_the_diff(orgs):
+def test_changed_tags_converge_on_every_ou_scp_and_account_and_show_in_the_diff(orgs, capsys):
     """Changing config.tags is a real change: every OU, SCP and account gets the new tag,
     the diff shows it, and the next run has nothing to do."""
-    config = config_with(**BASE)
-    converge(orgs, config)
+    converged(capsys, config_with(**BASE))
     retagged = config_with(**dict(BASE, tags={"Project": "test", "CostCentre": "ml"}))
 
-    organization, before = converge(orgs, retagged)
-    after = organization.state()
-    assert organization.changed and before != after
+    result = converged(capsys, retagged)
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert result["changed"] and before != after
     assert after["organizational_unit_tags"]["Workloads/Production"]["CostCentre"] == "ml"
     assert before["organizational_unit_tags"]["Workloads/Production"]["CostCentre"] is None
     for policy in after["policies"].values():
         assert policy["tags"]["CostCentre"] == "ml"
-    for ou_id in organization.outputs()["organizational_units"].values():
-        tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=ou_id)["Tags"]}
-        assert tags["CostCentre"] == "ml"
-    for account in organization.outputs()["accounts"].values():
-        tags = {t["Key"]: t["Value"] for t in orgs.list_tags_for_resource(ResourceId=account["id"])["Tags"]}
-        assert tags["CostCentre"] == "ml"
+    for ou_id in result["organizational_units"].values():
+        assert tag_dict(orgs, ou_id)["CostCentre"] == "ml"
+    for account in result["accounts"].values():
+        assert tag_dict(orgs, account["id"])["CostCentre"] == "ml"
 
-    organization, before = converge(orgs, retagged)
-    assert not organization.changed and before == organization.state()
+    again = converged(capsys, retagged)
+    assert not again["changed"] and again["diff"]["before"] == again["diff"]["after"]
 
 
-def test_drift_is_repaired_exactly(orgs):
+def test_drift_is_repaired_exactly(orgs, capsys, api_calls):
     config = config_with(**BASE)
-    organization, before = converge(orgs, config)
-    outputs = organization.outputs()
+    outputs = converged(capsys, config)
     policy_id = outputs["policies"]["mlops-deny-s3-without-tls"]["id"]
     orgs.detach_policy(PolicyId=policy_id, TargetId=outputs["organizational_units"]["Workloads"])
     orgs.update_policy(PolicyId=outputs["policies"]["mlops-deny-root-user"]["id"],
@@ -257,93 +222,87 @@ def test_drift_is_repaired_exactly(orgs):
     dev = outputs["accounts"]["dev"]["id"]
     orgs.move_account(AccountId=dev, SourceParentId=outputs["organizational_units"]["Workloads/NonProduction"],
                       DestinationParentId=outputs["root_id"])
-    calls = Calls(orgs)
-    repaired, before = converge(orgs, config)
-    assert repaired.changed
-    assert sorted(calls.writes()) == ["AttachPolicy", "MoveAccount", "UpdatePolicy"]
-    again, before = converge(orgs, config)
-    assert not again.changed
+    api_calls.clear()
+    assert converged(capsys, config)["changed"]
+    assert sorted(writes(api_calls)) == ["AttachPolicy", "MoveAccount", "UpdatePolicy"]
+    assert not converged(capsys, config)["changed"]
 
 
-def test_removed_guardrail_is_detached_and_deleted_accounts_are_kept(orgs):
-    converge(orgs, config_with(**BASE))
+def test_removed_guardrail_is_detached_and_deleted_accounts_are_kept(orgs, capsys, api_calls):
+    converged(capsys, config_with(**BASE))
     smaller = copy.deepcopy(BASE)
     smaller["accounts"].pop("security")
     # maps merge over the defaults: a default entry is switched off with an empty list
     smaller["guardrails"] = {"Root": ["deny_leaving_organization"], "Workloads": []}
-    calls = Calls(orgs)
-    organization, before = converge(orgs, config_with(**smaller))
-    assert organization.changed
-    writes = calls.writes()
-    assert "CloseAccount" not in writes and "RemoveAccountFromOrganization" not in writes
-    assert writes.count("DeletePolicy") == 5
+    api_calls.clear()
+    result = converged(capsys, config_with(**smaller))
+    assert result["changed"]
+    done = writes(api_calls)
+    assert "CloseAccount" not in done and "RemoveAccountFromOrganization" not in done
+    assert done.count("DeletePolicy") == 5
     names = {p["Name"] for p in orgs.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]}
     assert names == {"FullAWSAccess", "mlops-deny-leaving-organization"}
-    assert organization.outputs()["unmanaged"]["accounts"] == ["aws+sec@example.com"]
+    assert result["unmanaged"]["accounts"] == ["aws+sec@example.com"]
 
 
-def test_an_scp_named_like_ours_but_not_tagged_is_never_touched(orgs):
+def test_an_scp_named_like_ours_but_not_tagged_is_never_touched(orgs, capsys, api_calls):
     """Ownership is the managed tag, not the name: a hand-made mlops-* SCP is not deleted,
     and one whose name a guardrail needs stops the run before any write, with its path."""
-    organization, unused = converge(orgs, config_with(**BASE))
-    root = organization.outputs()["root_id"]
+    root = converged(capsys, config_with(**BASE))["root_id"]
     deny_ec2 = json.dumps(org.policy_document([{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]))
     hand_made = orgs.create_policy(Content=deny_ec2, Description="break glass", Name="mlops-break-glass",
                                    Type="SERVICE_CONTROL_POLICY")
     orgs.attach_policy(PolicyId=hand_made["Policy"]["PolicySummary"]["Id"], TargetId=root)
-    calls = Calls(orgs)
-    again, unused = converge(orgs, config_with(**BASE))
-    assert not again.changed and calls.writes() == []
+    api_calls.clear()
+    assert not converged(capsys, config_with(**BASE))["changed"]
+    assert writes(api_calls) == []
 
     taken = copy.deepcopy(BASE)
     taken["custom_policies"] = {"break_glass": {"targets": ["Root"], "statements": [
         {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}}
-    with pytest.raises(module_under_test.AWSResourceError) as error:
-        converge(orgs, config_with(**taken))
-    assert str(error.value).startswith("config.custom_policies.break_glass: the SCP mlops-break-glass (p-")
-    assert calls.writes() == []
+    rc, result = run(capsys, config_with(**taken))
+    assert rc == 1 and result["msg"].startswith("config.custom_policies.break_glass: the SCP mlops-break-glass (p-")
+    assert writes(api_calls) == []
 
 
-def test_scps_attached_by_others_count_against_the_limit_before_any_write(orgs):
+def test_scps_attached_by_others_count_against_the_limit_before_any_write(orgs, capsys, api_calls):
     """Five SCPs per target, whoever attached them: a target with others' policies that leave
     no room is refused up front, not after half the attachments."""
-    organization, unused = converge(orgs, config_with(**BASE))
-    workloads = organization.outputs()["organizational_units"]["Workloads"]
+    workloads = converged(capsys, config_with(**BASE))["organizational_units"]["Workloads"]
     deny_ec2 = json.dumps(org.policy_document([{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]))
     others = orgs.create_policy(Content=deny_ec2, Description="", Name="control-tower-guardrail",
                                 Type="SERVICE_CONTROL_POLICY")
     orgs.attach_policy(PolicyId=others["Policy"]["PolicySummary"]["Id"], TargetId=workloads)
-    calls = Calls(orgs)
-    with pytest.raises(module_under_test.AWSResourceError) as error:
-        converge(orgs, config_with(**BASE))
-    assert str(error.value) == (
+    api_calls.clear()
+    rc, result = run(capsys, config_with(**BASE))
+    assert rc == 1 and result["msg"] == (
         "config.guardrails.Workloads: Workloads has 2 SCP(s) attached by others (FullAWSAccess, "
         "control-tower-guardrail); with the 4 of this configuration (mlops-deny-disabling-security-services, "
         "mlops-deny-iam-user-access-keys, mlops-deny-regions-outside-allow-list, mlops-deny-s3-without-tls) it "
         "would exceed AWS's limit of 5 per target")
-    assert calls.writes() == []
+    assert writes(api_calls) == []
 
 
-def test_an_account_created_earlier_is_adopted_by_email(orgs):
+def test_an_account_created_earlier_is_adopted_by_email(orgs, capsys, api_calls):
     orgs.create_organization(FeatureSet="ALL")
     earlier = orgs.create_account(Email="AWS+dev@example.com", AccountName="made-by-hand")["CreateAccountStatus"]
-    calls = Calls(orgs)
-    organization, before = converge(orgs, config_with(**BASE))
-    assert calls.writes().count("CreateAccount") == 1  # only "security"; dev is adopted
-    assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == earlier["AccountId"]
+    api_calls.clear()
+    result = converged(capsys, config_with(**BASE))
+    assert writes(api_calls).count("CreateAccount") == 1  # only "security"; dev is adopted
+    assert result["environment_accounts"]["dev"]["account_id"] == earlier["AccountId"]
 
 
-def test_organization_trail_converges_once(orgs):
-    config = config_with(organization_trail=True, **BASE)
-    organization, before = converge(orgs, config)
-    organization.ensure_security_services()
-    assert organization.services_after["organization_trail"]["trail"]["is_organization_trail"]
-    trail = boto3.client("cloudtrail", region_name="us-east-1").describe_trails()["trailList"][0]
-    assert trail["S3BucketName"] == "mlops-organization-trail-%s" % organization.outputs()["management_account_id"]
-    calls = Calls(orgs)
-    again, before = converge(orgs, config)
-    again.ensure_security_services()
-    assert not again.changed and calls.writes() == []
+def test_organization_trail_converges_once(orgs, capsys, api_calls):
+    with_trail = dict(BASE)
+    with_trail["organization_trail"] = True
+    config = config_with(**with_trail)
+    result = converged(capsys, config)
+    assert result["diff"]["after"]["security_services"]["organization_trail"]["trail"]["is_organization_trail"]
+    trail = boto3.client("cloudtrail", region_name="eu-west-1").describe_trails()["trailList"][0]
+    assert trail["S3BucketName"] == "mlops-organization-trail-%s" % result["management_account_id"]
+    api_calls.clear()
+    assert not converged(capsys, config)["changed"]
+    assert writes(api_calls) == []
 
 
 # --- what the stand-in cannot do: Stubber against the real API shapes --------------------------
@@ -376,8 +335,25 @@ def _existing_organization(stub):
 
 def _single_account_config():
     return config_with(organizational_units=["Workloads"], guardrails={"Root": [], "Workloads": []},
+                       organization_trail=False,
                        accounts={"dev": {"email": "aws+dev@example.com", "organizational_unit": "Workloads",
                                          "environment": "dev"}})
+
+
+@pytest.fixture(name="stubbed")
+def stubbed_fixture(aws, monkeypatch, capsys):
+    """main() on the single-account configuration, its clients the given raw (stubbed) ones by
+    service, wrapped with the module's retry decorator as MlopsAWSModule.client would."""
+
+    def run_with(**clients):
+        def client(unused_module, service, retry_decorator=None, **unused_extra):
+            raw = clients[service]
+            return raw if retry_decorator is None else RetryingBotoClientWrapper(raw, retry_decorator)
+
+        monkeypatch.setattr(MlopsAWSModule, "client", client)
+        return run(capsys, _single_account_config())
+
+    return run_with
 
 
 ASSUMED = {"Credentials": {"AccessKeyId": "ASIAEXAMPLEEXAMPLE", "SecretAccessKey": "x" * 40,
@@ -397,7 +373,7 @@ def stubbed_sts():
 @pytest.fixture(name="fast_access_waiter")
 def fast_access_waiter_fixture(monkeypatch):
     """The new-account access waiter without its pauses, and with three attempts."""
-    waiter = module_under_test._ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
+    waiter = org.ROLE_ASSUMABLE_WAITER["waiters"]["RoleAssumable"]
     monkeypatch.setitem(waiter, "delay", 0)
     monkeypatch.setitem(waiter, "maxAttempts", 3)
 
@@ -420,7 +396,7 @@ def _described(stub, email):
                       {"AccountId": "222222222222"})
 
 
-def test_a_new_account_is_waited_for_until_its_role_can_be_assumed(fast_access_waiter):
+def test_a_new_account_is_waited_for_until_its_role_can_be_assumed(fast_access_waiter, stubbed):
     """AWS refuses AssumeRole into a brand-new account for a while: AccessDenied is retried
     by the waiter, then the run goes on (placing and tagging the account)."""
     client, stub = stubbed_client()
@@ -434,13 +410,13 @@ def test_a_new_account_is_waited_for_until_its_role_can_be_assumed(fast_access_w
                               expected_params=ASSUME_NEW_ACCOUNT)
     sts_stub.add_response("assume_role", ASSUMED, ASSUME_NEW_ACCOUNT)
     with stub, sts_stub:
-        organization, before = converge(client, _single_account_config(), clients={"sts": sts})
+        rc, result = stubbed(organizations=client, sts=sts)
         stub.assert_no_pending_responses()
         sts_stub.assert_no_pending_responses()
-    assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == "222222222222"
+    assert rc == 0 and result["environment_accounts"]["dev"]["account_id"] == "222222222222"
 
 
-def test_a_new_account_that_stays_closed_is_reported_with_its_path(fast_access_waiter):
+def test_a_new_account_that_stays_closed_is_reported_with_its_path(fast_access_waiter, stubbed):
     """The wait is bounded: a role still refused after the last attempt stops the run with
     the account's config path, and nothing more is done to the account."""
     client, stub = stubbed_client()
@@ -449,16 +425,17 @@ def test_a_new_account_that_stays_closed_is_reported_with_its_path(fast_access_w
     for unused in range(3):
         sts_stub.add_client_error("assume_role", service_error_code="AccessDenied", http_status_code=403,
                                   expected_params=ASSUME_NEW_ACCOUNT)
-    with stub, sts_stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        converge(client, _single_account_config(), clients={"sts": sts})
+    with stub, sts_stub:
+        rc, result = stubbed(organizations=client, sts=sts)
     sts_stub.assert_no_pending_responses()
-    message = str(error.value)
+    message = result["msg"]
+    assert rc == 1
     assert message.startswith("config.accounts.dev: the new account 222222222222 was created, but its role "
                               "arn:aws:iam::222222222222:role/OrganizationAccountAccessRole could not be assumed")
     assert "Max attempts exceeded" in message
 
 
-def test_an_interrupted_creation_is_adopted_not_repeated():
+def test_an_interrupted_creation_is_adopted_not_repeated(stubbed):
     client, stub = stubbed_client()
     _existing_organization(stub)
     stub.add_response("list_create_account_status", {"CreateAccountStatuses": [
@@ -478,12 +455,12 @@ def test_an_interrupted_creation_is_adopted_not_repeated():
     sts, sts_stub = stubbed_sts()
     sts_stub.add_response("assume_role", ASSUMED, ASSUME_NEW_ACCOUNT)
     with stub, sts_stub:
-        organization, before = converge(client, _single_account_config(), clients={"sts": sts})
+        rc, result = stubbed(organizations=client, sts=sts)
         stub.assert_no_pending_responses()
-    assert organization.outputs()["environment_accounts"]["dev"]["account_id"] == "222222222222"
+    assert rc == 0 and result["environment_accounts"]["dev"]["account_id"] == "222222222222"
 
 
-def test_an_in_flight_creation_for_another_email_is_not_adopted():
+def test_an_in_flight_creation_for_another_email_is_not_adopted(stubbed):
     """Adoption is by account name; the e-mail the creation was for must be this account's,
     or the run stops before moving or tagging someone else's account."""
     client, stub = stubbed_client()
@@ -495,16 +472,16 @@ def test_an_in_flight_creation_for_another_email_is_not_adopted():
             "Id": "car-0123456789abcdef", "AccountName": "dev", "State": "SUCCEEDED", "AccountId": "222222222222"}},
             {"CreateAccountRequestId": "car-0123456789abcdef"})
     _described(stub, "someone-else@example.com")
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        converge(client, _single_account_config())
+    with stub:
+        rc, result = stubbed(organizations=client)
     stub.assert_no_pending_responses()
-    assert str(error.value) == (
+    assert rc == 1 and result["msg"] == (
         "config.accounts.dev.email: a creation of an account named dev, found in progress, made account "
         "222222222222 for someone-else@example.com, not aws+dev@example.com; give this account another name or "
         "fix its e-mail")
 
 
-def test_a_failed_creation_names_the_account_and_the_reason():
+def test_a_failed_creation_names_the_account_and_the_reason(stubbed):
     client, stub = stubbed_client()
     _existing_organization(stub)
     stub.add_response("list_create_account_status", {"CreateAccountStatuses": []}, {"States": ["IN_PROGRESS"]})
@@ -515,6 +492,100 @@ def test_a_failed_creation_names_the_account_and_the_reason():
                                       "FailureReason": "EMAIL_ALREADY_EXISTS"}}
     stub.add_response("describe_create_account_status", failed, {"CreateAccountRequestId": "car-0123456789abcdef"})
     stub.add_response("describe_create_account_status", failed, {"CreateAccountRequestId": "car-0123456789abcdef"})
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        converge(client, _single_account_config())
-    assert str(error.value) == "config.accounts.dev.email: account creation failed: EMAIL_ALREADY_EXISTS"
+    with stub:
+        rc, result = stubbed(organizations=client)
+    assert rc == 1 and result["msg"] == "config.accounts.dev.email: account creation failed: EMAIL_ALREADY_EXISTS"
+
+
+# --- Security Hub's and GuardDuty's organization configuration, through main() -------------------
+#
+# The module's real main() against moto with the stand-in launcher's corrections
+# (tools/local_aws.py): they supply what moto 5.2.5 lacks here (the delegated administrator of
+# securityhub.amazonaws.com, Security Hub's ListOrganizationAdminAccounts, GuardDuty's
+# Describe/UpdateOrganizationConfiguration). The real API shapes of those calls are checked
+# with Stubber in test_organization_services.py.
+
+SECURITY = dict(accounts={"security": {"email": "aws+sec@example.com", "organizational_unit": "Security"}},
+                allowed_regions=["eu-west-1"], security_account="security", organization_trail=False)
+
+
+@pytest.fixture(name="security_aws")
+def security_aws_fixture(stand_in_corrections, aws, fast_access_waiter):
+    yield
+
+
+def run_security(capsys, check_mode=False, **overrides):
+    args = {"config": dict(SECURITY, **overrides)}
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    return run_module(capsys, module_under_test.main, args)
+
+
+def _security_account_client(service, account_id):
+    credentials = boto3.client("sts", region_name="eu-west-1").assume_role(
+        RoleArn="arn:aws:iam::%s:role/OrganizationAccountAccessRole" % account_id,
+        RoleSessionName="test")["Credentials"]
+    return boto3.client(service, region_name="eu-west-1", aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
+def test_security_services_organization_configuration_converges_once(security_aws, capsys, sent, api_calls):
+    """Check mode on nothing plans it; a converge switches Security Hub and a GuardDuty
+    detector on in the security account, tagged, and sets both to auto-enable new accounts;
+    then a re-run and check mode only read."""
+    rc, planned = run_security(capsys, check_mode=True)
+    assert rc == 0 and planned["changed"] and writes(api_calls) == []
+    wanted = {"securityhub": {"eu-west-1": {"enabled": True, "auto_enable": True, "auto_enable_standards": "DEFAULT"}},
+              "guardduty": {"eu-west-1": {"detector_id": module_under_test.UNKNOWN,
+                                          "auto_enable_organization_members": "NEW"}}}
+    assert planned["diff"]["after"]["security_services"]["organization_configuration"] == wanted
+
+    rc, result = run_security(capsys)
+    assert rc == 0 and result["changed"], result.get("msg")
+    security = result["accounts"]["security"]["id"]
+    configured = result["diff"]["after"]["security_services"]["organization_configuration"]
+    detector = configured["guardduty"]["eu-west-1"]["detector_id"]
+    assert configured == dict(wanted, guardduty={"eu-west-1": {"detector_id": detector,
+                                                               "auto_enable_organization_members": "NEW"}})
+    assert result["diff"]["before"]["security_services"]["organization_configuration"] == {
+        "securityhub": {"eu-west-1": None}, "guardduty": {"eu-west-1": None}}
+    (create_detector,) = sent["CreateDetector"]
+    assert create_detector["ClientToken"] and create_detector["Tags"] == {MANAGED_TAG: "true"}
+    assert sent["EnableSecurityHub"] == [{"EnableDefaultStandards": True, "Tags": {MANAGED_TAG: "true"}}]
+    assert {"DetectorId": detector, "AutoEnableOrganizationMembers": "NEW"} in sent["UpdateOrganizationConfiguration"]
+    assert _security_account_client("securityhub", security).describe_organization_configuration()["AutoEnable"]
+    assert _security_account_client("guardduty", security).list_detectors()["DetectorIds"] == [detector]
+
+    api_calls.clear()
+    rc, again = run_security(capsys)
+    assert rc == 0 and not again["changed"] and writes(api_calls) == []
+    assert again["diff"]["before"]["security_services"] == again["diff"]["after"]["security_services"]
+    rc, check = run_security(capsys, check_mode=True)
+    assert rc == 0 and not check["changed"]
+
+
+def test_auto_enable_change_is_one_update_per_service(security_aws, capsys, api_calls):
+    """`all` enables GuardDuty for existing accounts too; Security Hub's flag stays on; `none`
+    turns both off. Only UpdateOrganizationConfiguration is written."""
+    run_security(capsys)
+    api_calls.clear()
+    rc, result = run_security(capsys, security_services={"auto_enable": "all"})
+    assert rc == 0 and result["changed"]
+    assert writes(api_calls) == ["UpdateOrganizationConfiguration"]
+    before = result["diff"]["before"]["security_services"]["organization_configuration"]
+    after = result["diff"]["after"]["security_services"]["organization_configuration"]
+    assert before["guardduty"]["eu-west-1"]["auto_enable_organization_members"] == "NEW"
+    assert after["guardduty"]["eu-west-1"]["auto_enable_organization_members"] == "ALL"
+    api_calls.clear()
+    rc, result = run_security(capsys, security_services={"auto_enable": "none", "auto_enable_standards": "none"})
+    assert rc == 0 and result["changed"]
+    assert writes(api_calls) == ["UpdateOrganizationConfiguration"] * 2
+    rc, result = run_security(capsys, security_services={"auto_enable": "none", "auto_enable_standards": "none"})
+    assert rc == 0 and not result["changed"]
+
+
+def test_a_bad_auto_enable_is_refused_with_its_path_before_any_call(security_aws, capsys, api_calls):
+    rc, result = run_security(capsys, security_services={"auto_enable": "always"})
+    assert rc == 1 and api_calls == []
+    assert "config.security_services.auto_enable: 'always' is not one of new, all, none" in result["msg"]

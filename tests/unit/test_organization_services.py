@@ -24,11 +24,12 @@ import json
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.mlops.platform.plugins.module_utils import aws as aws_utils
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
 
 RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
@@ -160,7 +161,7 @@ def test_delegated_administrators_converge_then_noop(org):
 
     changed, before, after = services.converge_delegated_administrators(orgs, org["member"], MOTO_PRINCIPALS, check_mode=False)
     assert changed
-    assert before == {"account_id": org["member"], "trusted_service_access": [], "delegated_services": []}
+    assert before == {"account_id": org["member"], "trusted_service_access": [], "delegated_services": [], "unmanaged": []}
     assert after == {
         "account_id": org["member"],
         "trusted_service_access": sorted(MOTO_PRINCIPALS),
@@ -432,6 +433,121 @@ def test_stubbed_trusted_access_alone():
     stubber.assert_no_pending_responses()
     assert changed
     assert (before, after) == ({"trusted_service_access": []}, {"trusted_service_access": ["cloudtrail.amazonaws.com"]})
+
+
+# ------------- organization configuration of Security Hub and GuardDuty, Stubber
+#
+# moto 5.2.5 has no GuardDuty Describe/UpdateOrganizationConfiguration (the stand-in
+# launcher supplies them, tools/local_aws.py); both services run here against the real
+# request and response shapes.
+
+DETECTOR = "12abc34d567e8fa901bc2d34e56789f0"
+NEW_MEMBERS = {"auto_enable": "new", "auto_enable_standards": "default"}
+
+
+def _stubbed(service):
+    client = boto3.client(service, region_name="eu-west-1", aws_access_key_id="stub", aws_secret_access_key="stub")
+    return client, Stubber(client)
+
+
+def _no_client():
+    raise AssertionError("no create expected")
+
+
+def test_stubbed_guardduty_organization_configuration_from_nothing():
+    """No detector: one CreateDetector with a ClientToken and the tags, then the
+    organization configuration on that detector."""
+    client, stub = _stubbed("guardduty")
+    stub.add_response("list_detectors", {"DetectorIds": []}, {})
+    stub.add_response("create_detector", {"DetectorId": DETECTOR},
+                      {"Enable": True, "ClientToken": ANY, "Tags": TAGS})
+    stub.add_response("update_organization_configuration", {},
+                      {"DetectorId": DETECTOR, "AutoEnableOrganizationMembers": "NEW"})
+    with stub:
+        current = services.read_guardduty_organization(wrapped(client))
+        changed, before, after = services.converge_guardduty_organization(
+            wrapped(client), lambda: client, NEW_MEMBERS, TAGS, False, current)
+    stub.assert_no_pending_responses()
+    assert changed and before is None
+    assert after == {"detector_id": DETECTOR, "auto_enable_organization_members": "NEW"}
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_stubbed_guardduty_organization_configuration_converged_only_reads(check_mode):
+    """An older answer without AutoEnableOrganizationMembers reads AutoEnable; a converged
+    detector is a read-only run, in check mode too."""
+    client, stub = _stubbed("guardduty")
+    stub.add_response("list_detectors", {"DetectorIds": [DETECTOR]}, {})
+    stub.add_response("describe_organization_configuration",
+                      {"AutoEnable": True, "MemberAccountLimitReached": False}, {"DetectorId": DETECTOR})
+    with stub:
+        current = services.read_guardduty_organization(wrapped(client))
+        changed, before, after = services.converge_guardduty_organization(
+            wrapped(client), _no_client, NEW_MEMBERS, TAGS, check_mode, current)
+    stub.assert_no_pending_responses()
+    assert not changed and before == after == {"detector_id": DETECTOR, "auto_enable_organization_members": "NEW"}
+
+
+def test_stubbed_guardduty_lost_create_detector_answer_adopts_the_detector(monkeypatch):
+    """A CreateDetector whose answer is lost (a 503) is looked up before it is sent again."""
+    monkeypatch.setattr(aws_utils.time, "sleep", lambda seconds: None)
+    client, stub = _stubbed("guardduty")
+    stub.add_response("list_detectors", {"DetectorIds": []}, {})
+    stub.add_client_error("create_detector", service_error_code="ServiceUnavailableException", http_status_code=503)
+    stub.add_response("list_detectors", {"DetectorIds": [DETECTOR]}, {})
+    stub.add_response("update_organization_configuration", {},
+                      {"DetectorId": DETECTOR, "AutoEnableOrganizationMembers": "ALL"})
+    with stub:
+        current = services.read_guardduty_organization(wrapped(client))
+        changed, unused_before, after = services.converge_guardduty_organization(
+            wrapped(client), lambda: client, dict(NEW_MEMBERS, auto_enable="all"), TAGS, False, current)
+    stub.assert_no_pending_responses()
+    assert changed and after["detector_id"] == DETECTOR
+
+
+def test_stubbed_security_hub_enabled_then_configured():
+    """Security Hub off in the administrator account: EnableSecurityHub (tags, default
+    standards as configured), then UpdateOrganizationConfiguration."""
+    client, stub = _stubbed("securityhub")
+    stub.add_client_error("describe_hub", service_error_code="InvalidAccessException", http_status_code=401)
+    stub.add_response("enable_security_hub", {}, {"EnableDefaultStandards": False, "Tags": TAGS})
+    stub.add_response("update_organization_configuration", {}, {"AutoEnable": True, "AutoEnableStandards": "NONE"})
+    settings = dict(NEW_MEMBERS, auto_enable_standards="none")
+    with stub:
+        current = services.read_security_hub_organization(wrapped(client))
+        changed, before, after = services.converge_security_hub_organization(
+            wrapped(client), lambda: client, settings, TAGS, False, current)
+    stub.assert_no_pending_responses()
+    assert changed and before is None
+    assert after == {"enabled": True, "auto_enable": True, "auto_enable_standards": "NONE"}
+
+
+def test_stubbed_security_hub_converged_only_reads():
+    client, stub = _stubbed("securityhub")
+    stub.add_response("describe_hub", {"HubArn": "arn:aws:securityhub:eu-west-1:210987654321:hub/default"}, {})
+    stub.add_response("describe_organization_configuration", {
+        "AutoEnable": True, "AutoEnableStandards": "DEFAULT", "MemberAccountLimitReached": False,
+        "OrganizationConfiguration": {"ConfigurationType": "LOCAL", "Status": "ENABLED"}}, {})
+    with stub:
+        current = services.read_security_hub_organization(wrapped(client))
+        changed, before, after = services.converge_security_hub_organization(
+            wrapped(client), _no_client, NEW_MEMBERS, TAGS, False, current)
+    stub.assert_no_pending_responses()
+    assert not changed and before == after
+
+
+def test_stubbed_security_hub_central_configuration_is_not_overridden():
+    """Central configuration decides auto-enable through its policies (and refuses
+    AutoEnable): the converge stops before any write instead of fighting it."""
+    client, stub = _stubbed("securityhub")
+    stub.add_response("describe_hub", {"HubArn": "arn:aws:securityhub:eu-west-1:210987654321:hub/default"}, {})
+    stub.add_response("describe_organization_configuration", {
+        "AutoEnable": False, "AutoEnableStandards": "NONE",
+        "OrganizationConfiguration": {"ConfigurationType": "CENTRAL", "Status": "ENABLED"}}, {})
+    with stub, pytest.raises(services.CentralConfiguration):
+        current = services.read_security_hub_organization(wrapped(client))
+        services.converge_security_hub_organization(wrapped(client), _no_client, NEW_MEMBERS, TAGS, False, current)
+    stub.assert_no_pending_responses()
 
 
 # ------------------------------------------------------ organization trail
