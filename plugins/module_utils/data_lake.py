@@ -27,12 +27,12 @@ from ansible_collections.mlops.platform.plugins.module_utils import config_schem
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import POLICY_VERSION, SSE_KMS, policy_statements
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK, deny_insecure_transport
 
 COMPONENT = "data_lake"
 # Names are checked before the account id is known; only its length (12) matters.
 ACCOUNT_ID_PLACEHOLDER = "123456789012"
-POLICY_VERSION = "2012-10-17"
 
 LOG_ZONE = "logs"  # the log bucket's name part: lake_bucket_name(prefix, account, "logs")
 ACCESS_LOG_PREFIX = "s3-access/"
@@ -52,8 +52,6 @@ RULE_PREFIX = "mlops-"
 RULE_ABORT_MULTIPART = RULE_PREFIX + "abort-incomplete-multipart-uploads"
 RULE_FLOW_LOGS = RULE_PREFIX + "vpc-flow-logs-retention"
 
-SSE_KMS = "aws:kms"
-SSE_S3 = "AES256"
 
 LOGGING_PRINCIPAL = "logging.s3.amazonaws.com"
 LOG_DELIVERY_PRINCIPAL = "delivery.logs.amazonaws.com"
@@ -332,49 +330,10 @@ def is_our_statement(statement):
 
 def our_statements(policy):
     """``{Sid: statement}`` of this component's statements in a policy document (or None)."""
-    statements = (policy or {}).get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
-    return {statement["Sid"]: statement for statement in statements if is_our_statement(statement)}
+    return {statement["Sid"]: statement for statement in policy_statements(policy) if is_our_statement(statement)}
 
 
-def merged_policy(current, statements):
-    """The policy to put: this component's ``statements``, then the others' statements as they are."""
-    foreign = []
-    if current:
-        existing = current.get("Statement") or []
-        foreign = [statement for statement in ([existing] if isinstance(existing, dict) else existing)
-                   if not is_our_statement(statement)]
-    return {"Version": POLICY_VERSION, "Statement": list(statements) + foreign}
-
-
-# ---------------------------------------------------------------- encryption, logging
-
-
-def kms_encryption(kms_key_arn):
-    return {"sse_algorithm": SSE_KMS, "kms_key": kms_key_arn, "bucket_key": True}
-
-
-def s3_encryption():
-    return {"sse_algorithm": SSE_S3, "kms_key": None, "bucket_key": False}
-
-
-def encryption_state(configuration):
-    """The diffable form of a GetBucketEncryption answer (None when the bucket has none)."""
-    if not configuration:
-        return None
-    rule = (configuration.get("Rules") or [{}])[0]
-    default = rule.get("ApplyServerSideEncryptionByDefault") or {}
-    return {"sse_algorithm": default.get("SSEAlgorithm"), "kms_key": default.get("KMSMasterKeyID"),
-            "bucket_key": bool(rule.get("BucketKeyEnabled"))}
-
-
-def encryption_request(state):
-    """The ServerSideEncryptionConfiguration that sets ``state``."""
-    default = {"SSEAlgorithm": state["sse_algorithm"]}
-    if state["kms_key"]:
-        default["KMSMasterKeyID"] = state["kms_key"]
-    return {"Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": state["bucket_key"]}]}
+# ---------------------------------------------------------------- logging
 
 
 def access_logging(log_bucket, source_bucket):
@@ -487,14 +446,29 @@ def replication_role_policy(partition, region, destination_region, pairs, source
     }
 
 
-# ---------------------------------------------------------------- tags
+# ---------------------------------------------------------------- views
 
 
-def tags_to_write(current, desired):
-    """The whole tag set to put (S3 replaces it), or None when every desired tag is already there."""
-    current = current or {}
-    if all(current.get(key) == value for key, value in desired.items()):
+def bucket_view(state, spec, region, tags):
+    """What a person compares between before and after for one bucket."""
+    if state is None:
         return None
-    merged = dict(current)
-    merged.update(desired)
-    return merged
+    view = {
+        "region": region,
+        "versioning": state["versioning"],
+        "encryption": state["encryption"],
+        "public_access_blocked": state["public_access_block"] == PUBLIC_ACCESS_BLOCK,
+        "object_ownership": state["object_ownership"],
+        "policy_statements": our_statements(state["policy"]),
+        "tags": {key: value for key, value in (state.get("tags") or {}).items() if key in tags},
+    }
+    if spec["lifecycle"] is not None:
+        view["lifecycle_rules"] = sorted((normalize_rule(rule) for rule in state["lifecycle"] or [] if is_our_rule(rule)),
+                                         key=lambda rule: rule["ID"])
+    if spec["logging"] is not None:
+        view["access_logging"] = state["logging"]
+    if spec["replication"] is not None:
+        view["replication"] = normalize_replication(state["replication"])
+    if spec["prefixes"]:
+        view["prefixes"] = sorted(prefix for prefix in state.get("prefixes", set()) if prefix in spec["prefixes"])
+    return view

@@ -9,11 +9,17 @@ itself. So a key whose alias was never made (a run stopped between CreateKey and
 CreateAlias, or a CreateKey whose answer was lost) is found by its tags and finished, never
 made twice. One ownership rule: a key behind our alias that does not carry this
 environment's and component's ownership tags is refused, never used or changed.
+
+A component whose key serves an AWS service (CloudTrail) gives the statements the key
+policy must hold; they are set in CreateKey and restored when they drift, statements with
+other Sids (a person's, the account's) kept after them.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import json
 
 try:
     from botocore.exceptions import ClientError
@@ -22,12 +28,14 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, create_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import merged_policy, policy_statements
 
 
 def _tag_list(tags):
@@ -41,7 +49,7 @@ class ComponentKey:
     ``ensure()`` then converges it and returns ``(changed, before, after)``.
     """
 
-    def __init__(self, module, alias, environment, component, tags, description, path, region=None):
+    def __init__(self, module, alias, environment, component, tags, description, path, region=None, policy=None):
         extra = {"region": region} if region else {}
         self.module = module
         self.kms = module.client("kms", retry_decorator=AWS_RETRY, **extra)
@@ -53,6 +61,7 @@ class ComponentKey:
         self.description = description
         self.path = path  # the config path a problem with the key is reported under
         self.region = region or module.region
+        self.policy = policy  # the statements (each with a Sid) the key policy must hold; None: not managed
         self.live = None
         self.read_done = False
 
@@ -89,7 +98,20 @@ class ComponentKey:
         rotation = self.kms.get_key_rotation_status(KeyId=metadata["KeyId"], aws_retry=True)["KeyRotationEnabled"]
         self.live = {"arn": metadata["Arn"], "key_id": metadata["KeyId"], "aliased": aliased,
                      "rotation": rotation, "tags": tags}
+        if self.policy is not None:
+            self.live["policy"] = json.loads(self.kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default",
+                                                                     aws_retry=True)["Policy"])
         return self.live
+
+    def _held_statements(self, policy):
+        """The Sids of the required statements that ``policy`` holds as required."""
+        live = dict((statement.get("Sid"), statement) for statement in policy_statements(policy))
+        return sorted(statement["Sid"] for statement in self.policy if statement["Sid"] in live
+                      and not compare_policies({"Statement": [live[statement["Sid"]]]}, {"Statement": [statement]}))
+
+    def _policy_document(self, current):
+        sids = set(statement["Sid"] for statement in self.policy)
+        return merged_policy(current, self.policy, lambda statement: statement.get("Sid") in sids)
 
     def key_tags(self, key_id):
         return boto3_tag_list_to_ansible_dict(paginated_query_with_retries(
@@ -118,6 +140,8 @@ class ComponentKey:
         missing = compare_aws_tags(live["tags"], self.tags, purge_tags=False)[0]
         if missing:
             view["missing_tags"] = sorted(missing)
+        if self.policy is not None:
+            view["policy_statements"] = self._held_statements(live["policy"])
         return view
 
     def ensure(self):
@@ -125,17 +149,23 @@ class ComponentKey:
         live = self.read()
         before = self.view(live)
         after = {"alias": self.alias, "arn": live["arn"] if live else UNKNOWN, "rotation": True}
+        if self.policy is not None:
+            after["policy_statements"] = sorted(statement["Sid"] for statement in self.policy)
         changed = before != after
         if self.module.check_mode or not changed:
             return changed, before, after
         if live is None:
-            response, found = create_once(
-                lambda: self.kms_once.create_key(Description=self.description, KeyUsage="ENCRYPT_DECRYPT",
-                                                 KeySpec="SYMMETRIC_DEFAULT", Tags=_tag_list(self.tags))["KeyMetadata"],
-                self.find_unaliased)
+            create = dict(Description=self.description, KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT",
+                          Tags=_tag_list(self.tags))
+            if self.policy is not None:
+                create["Policy"] = json.dumps(self._policy_document(None), sort_keys=True)
+            response, found = create_once(lambda: self.kms_once.create_key(**create)["KeyMetadata"], self.find_unaliased)
             metadata = response or found
             live = self.live = {"arn": metadata["Arn"], "key_id": metadata["KeyId"], "aliased": False,
                                 "rotation": False, "tags": dict(self.tags)}
+            if self.policy is not None:
+                # A key found after a lost answer was created with the policy too (the same call).
+                live["policy"] = self._policy_document(None)
         if not live["aliased"]:
             create_once(lambda: self.kms_once.create_alias(AliasName=self.alias, TargetKeyId=live["key_id"]),
                         self.alias_target_is_ours, exists_codes=("AlreadyExistsException",),
@@ -145,6 +175,10 @@ class ComponentKey:
         if not live["rotation"]:
             self.kms.enable_key_rotation(KeyId=live["key_id"], aws_retry=True)
             live["rotation"] = True
+        if self.policy is not None and self._held_statements(live["policy"]) != after["policy_statements"]:
+            live["policy"] = self._policy_document(live["policy"])
+            self.kms.put_key_policy(KeyId=live["key_id"], PolicyName="default",
+                                    Policy=json.dumps(live["policy"], sort_keys=True), aws_retry=True)
         missing = compare_aws_tags(live["tags"], self.tags, purge_tags=False)[0]
         if missing:
             self.kms.tag_resource(KeyId=live["key_id"], Tags=_tag_list(missing), aws_retry=True)

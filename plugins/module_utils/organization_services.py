@@ -29,23 +29,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
 from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token
 from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import partition_of
-from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN, managed_tags
+from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import create_bucket, kms_encryption, merged_policy
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import plan_bucket
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import read_bucket, read_ownership, s3_encryption
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import write_settings
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import read_bucket_settings
 
 POLICY_VERSION = "2012-10-17"
 # Paginated listings are retried as a whole (botocore paginators do not go through the
@@ -61,9 +60,9 @@ SID_ORGANIZATION_WRITE = "AWSCloudTrailOrganizationWrite"
 SID_DENY_INSECURE_TRANSPORT = "DenyInsecureTransport"
 MANAGED_SIDS = (SID_ACL_CHECK, SID_MANAGEMENT_WRITE, SID_ORGANIZATION_WRITE, SID_DENY_INSECURE_TRANSPORT)
 
-# SSE-S3. SSE-KMS would need a customer managed key whose policy lets CloudTrail
-# encrypt and every reader decrypt; that key is not managed here.
-SSE_ALGORITHM = "AES256"
+# The trail bucket is the organization baseline's when it carries this tag (as the
+# organization's SCPs are); a bucket of its name without it is refused.
+TRAIL_BUCKET_OWNERSHIP = {MANAGED_TAG: "true"}
 
 # The trail settings enforced, as DescribeTrails names them, and the UpdateTrail
 # parameter that sets each.
@@ -198,7 +197,8 @@ REGIONAL_ADMIN_SERVICES = {
 ADMIN_PROPAGATION_ERRORS = ["InvalidInputException", "BadRequestException"]
 # What CloudTrail answers for a while after the bucket policy or the trusted access it
 # needs was just put in place.
-TRAIL_PROPAGATION_ERRORS = ["InsufficientS3BucketPolicyException", "CloudTrailAccessNotEnabledException"]
+TRAIL_PROPAGATION_ERRORS = ["InsufficientS3BucketPolicyException", "CloudTrailAccessNotEnabledException",
+                            "InsufficientEncryptionPolicyException"]
 
 
 class AdministratorConflict(Exception):
@@ -444,93 +444,102 @@ def trail_bucket_policy(bucket_name, management_account_id, organization_id, tra
     }
 
 
+# Statement IDs this library owns in the trail key's policy (others' statements are kept).
+SID_KEY_ADMIN = "MlopsTrailKeyAdministration"
+SID_KEY_ENCRYPT = "MlopsTrailKeyCloudTrailEncrypt"
+SID_KEY_DESCRIBE = "MlopsTrailKeyCloudTrailDescribe"
+
+
+def trail_key_statements(management_account_id, trail_arn):
+    """The key policy statements of the trail's customer managed key, as AWS's "Configure AWS
+    KMS key policies for CloudTrail" asks: the management account keeps the key's
+    administration (its IAM policies decide who reads the logs); CloudTrail may generate data
+    keys for this trail only (``aws:SourceArn``) with the encryption context of a trail of this
+    account, and may describe the key."""
+    partition = partition_of(trail_arn)
+    cloudtrail = {"Service": CLOUDTRAIL_PRINCIPAL}
+    this_trail = {"aws:SourceArn": trail_arn}
+    return [
+        {
+            "Sid": SID_KEY_ADMIN,
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:%s:iam::%s:root" % (partition, management_account_id)},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": SID_KEY_ENCRYPT,
+            "Effect": "Allow",
+            "Principal": cloudtrail,
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": this_trail,
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:%s:cloudtrail:*:%s:trail/*"
+                                                                           % (partition, management_account_id)},
+            },
+        },
+        {
+            "Sid": SID_KEY_DESCRIBE,
+            "Effect": "Allow",
+            "Principal": cloudtrail,
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": this_trail},
+        },
+    ]
+
+
+# The trail's customer managed key. It carries the ownership tags with this name as both the
+# environment and the component: the organization serves every environment.
+TRAIL_KEY_ALIAS = "alias/mlops-organization-trail"
+TRAIL_KEY_OWNER = "organization"
+
+
+def trail_key(module, region, management_account_id, trail_name, tags):
+    """The trail's key in ``region`` (the collection's one KMS key helper), with the policy
+    CloudTrail needs, for :func:`converge_organization_trail`."""
+    return ComponentKey(module, TRAIL_KEY_ALIAS, TRAIL_KEY_OWNER, TRAIL_KEY_OWNER,
+                        managed_tags(TRAIL_KEY_OWNER, TRAIL_KEY_OWNER, tags),
+                        "mlops.platform organization trail %s" % trail_name, "config.organization_trail", region=region,
+                        policy=trail_key_statements(management_account_id,
+                                                    organization_trail_arn(region, management_account_id, trail_name)))
+
+
 def merged_bucket_policy(current, required):
-    """``required`` with the statements of ``current`` that this library does not
-    own (by Sid) kept in front of it."""
-    if not current:
-        return required
-    foreign = [statement for statement in current.get("Statement", []) if statement.get("Sid") not in MANAGED_SIDS]
-    merged = dict(required)
-    merged["Statement"] = foreign + list(required["Statement"])
-    return merged
+    """``required`` with the statements of ``current`` that this library does not own (by
+    Sid) kept after it: the one order of every bucket of the collection (s3_bucket)."""
+    return merged_policy(current, required["Statement"], lambda statement: statement.get("Sid") in MANAGED_SIDS)
 
 
 # ------------------------------------------------------------- trail bucket
 
 
-def _read_bucket(s3, bucket_name, with_tags):
-    """The bucket's settings this library manages, or None when it does not exist."""
+def _read_bucket(s3, bucket_name, warn=None):
+    """The bucket's settings this library manages, or None when it does not exist; refused
+    unless it carries the ownership tag."""
     try:
         s3.head_bucket(Bucket=bucket_name, aws_retry=True)
     except is_boto3_error_code(_BUCKET_NOT_FOUND):
         return None
-
-    state = {"name": bucket_name}
-    names = ("public_access_block", "object_ownership", "encryption", "policy") + (("tags",) if with_tags else ())
-    state.update(read_bucket_settings(s3, bucket_name, names))
-    encryption = state["encryption"]
-    if encryption is not None:
-        default = (encryption.get("Rules") or [{}])[0].get("ApplyServerSideEncryptionByDefault") or {}
-        state["encryption"] = {"sse_algorithm": default.get("SSEAlgorithm"), "kms_master_key_id": default.get("KMSMasterKeyID")}
-    return state
+    known = read_ownership(s3, bucket_name, TRAIL_BUCKET_OWNERSHIP, "config.organization_trail",
+                           "the organization baseline (mlops.platform)", warn)
+    return dict(read_bucket(s3, bucket_name, known=known), name=bucket_name)
 
 
-def _converge_bucket(s3, bucket_name, region, required_policy, tags, check_mode):
-    current = _read_bucket(s3, bucket_name, with_tags=bool(tags))
-    desired_tags = dict((current or {}).get("tags") or {}, **(tags or {}))
-    desired = {
-        "name": bucket_name,
-        "public_access_block": dict(PUBLIC_ACCESS_BLOCK),
-        "object_ownership": OBJECT_OWNERSHIP,
-        "encryption": {"sse_algorithm": SSE_ALGORITHM, "kms_master_key_id": None},
-        "policy": merged_bucket_policy((current or {}).get("policy"), required_policy),
-    }
-    if tags:
-        desired["tags"] = desired_tags
-
-    if current is None:
-        # Every setting is written after the create: what a new bucket starts with
-        # depends on the account's and S3's defaults of the day.
-        to_write = ("public_access_block", "object_ownership", "encryption", "policy", "tags")
-    else:
-        to_write = [key for key in ("public_access_block", "object_ownership", "encryption") if current[key] != desired[key]]
-        if current["policy"] is None or compare_policies(current["policy"], desired["policy"]):
-            to_write.append("policy")
-        if tags and current["tags"] != desired_tags:
-            to_write.append("tags")
-    to_write = [key for key in to_write if key in desired]
-    changed = current is None or bool(to_write)
-
+def _converge_bucket(s3, bucket_name, region, required_policy, tags, check_mode, s3_once=None, warn=None,
+                     kms_key_arn=None):
+    current = _read_bucket(s3, bucket_name, warn)
+    encryption = kms_encryption(kms_key_arn) if kms_key_arn else s3_encryption()
+    desired, to_write = plan_bucket(current, encryption, required_policy["Statement"],
+                                    lambda statement: statement.get("Sid") in MANAGED_SIDS, tags)
+    desired["name"] = bucket_name
     if not check_mode:
         if current is None:
-            create = {"Bucket": bucket_name}
-            if region != "us-east-1":
-                create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            # Sent again by botocore after a lost answer, it is refused as already ours: done.
-            try:
-                s3.create_bucket(aws_retry=True, **create)
-            except is_boto3_error_code("BucketAlreadyOwnedByYou"):
-                pass
-        # Public access block and ownership first, so the bucket is never open and
-        # never ACL-governed while the rest is set; the policy last of the
-        # settings, since CreateTrail/UpdateTrail check it.
-        if "public_access_block" in to_write:
-            s3.put_public_access_block(Bucket=bucket_name, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK), aws_retry=True)
-        if "object_ownership" in to_write:
-            s3.put_bucket_ownership_controls(
-                Bucket=bucket_name, OwnershipControls={"Rules": [{"ObjectOwnership": OBJECT_OWNERSHIP}]}, aws_retry=True
-            )
-        if "encryption" in to_write:
-            s3.put_bucket_encryption(
-                Bucket=bucket_name,
-                ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": SSE_ALGORITHM}}]},
-                aws_retry=True,
-            )
-        if "tags" in to_write:
-            s3.put_bucket_tagging(Bucket=bucket_name, Tagging={"TagSet": ansible_dict_to_boto3_tag_list(desired_tags)}, aws_retry=True)
-        if "policy" in to_write:
-            s3.put_bucket_policy(Bucket=bucket_name, Policy=json.dumps(desired["policy"], sort_keys=True), aws_retry=True)
-    return changed, current, desired
+            create_bucket(s3, s3_once or s3, bucket_name, region, tags, "config.organization_trail")
+        # CreateTrail/UpdateTrail check the policy: it is written last of the settings.
+        write_settings(s3, bucket_name, to_write, desired)
+    return current is None or bool(to_write), current, desired
 
 
 # -------------------------------------------------------------------- trail
@@ -550,6 +559,7 @@ def _read_trail(cloudtrail, region, trail_name, with_tags):
         "arn": trail["TrailARN"],
         "s3_bucket_name": trail.get("S3BucketName"),
         "s3_key_prefix": trail.get("S3KeyPrefix") or None,
+        "kms_key_id": trail.get("KmsKeyId") or None,
     }
     for described, unused_param in TRAIL_FLAGS:
         state[_snake(described)] = bool(trail.get(described))
@@ -564,8 +574,9 @@ def _snake(name):
     return "".join("_" + char.lower() if char.isupper() else char for char in name).lstrip("_")
 
 
-def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, check_mode):
-    desired = {"name": trail_name, "arn": arn, "s3_bucket_name": bucket_name, "s3_key_prefix": None, "is_logging": True}
+def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, check_mode, kms_key_arn=None):
+    desired = {"name": trail_name, "arn": arn, "s3_bucket_name": bucket_name, "s3_key_prefix": None, "is_logging": True,
+               "kms_key_id": kms_key_arn or (current or {}).get("kms_key_id")}
     for described, unused_param in TRAIL_FLAGS:
         desired[_snake(described)] = True
     if tags:
@@ -583,6 +594,8 @@ def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, che
             )
             if tags:
                 create["TagsList"] = ansible_dict_to_boto3_tag_list(tags)
+            if kms_key_arn:
+                create["KmsKeyId"] = kms_key_arn
             try:
                 created = cloudtrail.create_trail(aws_retry=True, **create)
             except is_boto3_error_code("TrailAlreadyExistsException"):
@@ -599,6 +612,8 @@ def _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current, che
     for described, param in TRAIL_FLAGS:
         if not current[_snake(described)]:
             update[param] = True
+    if current["kms_key_id"] != desired["kms_key_id"]:
+        update["KmsKeyId"] = desired["kms_key_id"]
     missing_tags = dict((key, value) for key, value in (tags or {}).items() if current.get("tags", {}).get(key) != value)
     if not check_mode:
         if update:
@@ -630,9 +645,10 @@ def _trail_home_region(cloudtrail, trail_name):
     return None
 
 
-def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id, region, trail_name, bucket_name, tags, check_mode):
+def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id, region, trail_name, bucket_name, tags, check_mode,
+                                s3_once=None, warn=None, kms_key=None):
     """An organization trail (all regions, log file validation, logging) in
-    ``region``, delivering to ``bucket_name``: SSE-S3, public access blocked,
+    ``region``, delivering to ``bucket_name`` (the collection's bucket helper, s3_bucket): encrypted, public access blocked,
     BucketOwnerEnforced, TLS-only and the policy CloudTrail needs.
 
     ``sts_account_id`` is the management account (the caller's, from
@@ -640,7 +656,15 @@ def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id,
     trail's home region.  A trail of that name whose home is another region raises
     ``TrailElsewhere`` before any write.
     ``tags`` (a dict, may be empty or None) are added to the bucket and the trail;
-    other tags are kept.
+    other tags are kept. The bucket also carries ``mlops.platform/managed=true``, its
+    ownership tag: a bucket of that name without it is refused (``AWSResourceError``).
+    ``s3_once`` is an S3 client that does not retry by itself, for CreateBucket
+    (``create_once``); ``warn`` reports a bucket adopted as an interrupted run's.
+    ``kms_key`` is the trail's customer managed key (a ``kms_key.ComponentKey`` whose policy
+    holds :func:`trail_key_statements`), converged once the home region is checked: the
+    bucket's default encryption is then SSE-KMS with it and S3 Bucket Keys, and the trail
+    encrypts its log files with it (``KmsKeyId``); a bucket and trail on SSE-S3 are moved to
+    it. Without it the bucket is SSE-S3.
 
     The bucket is converged before the trail, since CreateTrail/UpdateTrail refuse a
     bucket whose policy does not let CloudTrail write.  An organization trail also
@@ -656,9 +680,16 @@ def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id,
     current_trail = _read_trail(cloudtrail, region, trail_name, with_tags=bool(tags)) if home_region else None
     arn = current_trail["arn"] if current_trail else organization_trail_arn(region, sts_account_id, trail_name)
     required_policy = trail_bucket_policy(bucket_name, sts_account_id, organization_id, arn)
+    before, after, key_changed, kms_key_arn = {}, {}, False, None
+    if kms_key is not None:
+        key_changed, before["key"], after["key"] = kms_key.ensure()
+        kms_key_arn = after["key"]["arn"]
 
-    bucket_changed, bucket_before, bucket_after = _converge_bucket(s3, bucket_name, region, required_policy, tags, check_mode)
-    trail_changed, trail_after = _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current_trail, check_mode)
-    before = {"bucket": bucket_before, "trail": current_trail}
-    after = {"bucket": bucket_after, "trail": trail_after}
-    return bucket_changed or trail_changed, before, after
+    bucket_changed, bucket_before, bucket_after = _converge_bucket(
+        s3, bucket_name, region, required_policy, dict(tags or {}, **TRAIL_BUCKET_OWNERSHIP), check_mode, s3_once, warn,
+        kms_key_arn)
+    trail_changed, trail_after = _converge_trail(cloudtrail, arn, trail_name, bucket_name, tags, current_trail, check_mode,
+                                                 kms_key_arn)
+    before.update(bucket=bucket_before, trail=current_trail)
+    after.update(bucket=bucket_after, trail=trail_after)
+    return key_changed or bucket_changed or trail_changed, before, after

@@ -39,6 +39,11 @@ description:
     without failing on an empty account.
   - Existing objects are never deleted, read or rewritten; buckets and KMS keys are never
     deleted. Policy statements, lifecycle rules and tags that this module did not write are kept.
+  - A bucket of a name the lake needs that does not carry this component's ownership tags
+    (C(mlops.platform/managed=true), C(mlops.platform/environment), C(mlops.platform/component=data_lake))
+    is refused before any write with the path C(name_prefix), and never changed; tag it to hand it
+    over. A bucket with no tag and no policy at all (left by a run stopped right after
+    C(CreateBucket) where S3 drops the tags given to it) is finished, with a warning.
 author:
   - mlops.platform contributors (@mlops-platform)
 options:
@@ -193,8 +198,6 @@ ansible_facts:
       returned: always
 """
 
-import json
-
 try:
     import botocore
 except ImportError:
@@ -202,13 +205,11 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, create_once, paginate, wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.component import (
     component_argument_spec,
     managed_tags,
@@ -217,9 +218,7 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import (
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATA_LAKE
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
-from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import read_bucket_settings
+from ansible_collections.mlops.platform.plugins.module_utils import s3_bucket
 
 UNKNOWN = lake.UNKNOWN
 
@@ -239,6 +238,7 @@ class DataLake:
         self.prefix = module.params["name_prefix"]
         self.environment = module.params["environment"]
         self.tags = managed_tags(self.environment, lake.COMPONENT, module.params["tags"])
+        self.ownership = managed_tags(self.environment, lake.COMPONENT)
         self.region = module.region
         self.replication = config["replication"]
         self._clients = {}
@@ -248,6 +248,7 @@ class DataLake:
         self.account_id = None
         self.partition = None
         self.existing = {}   # bucket name -> region (None when S3 did not say)
+        self.owned = {}      # bucket name -> the settings its ownership check read
         self.keys = {}       # region -> key ARN
         self.role_arn = None
         self.role_created = False
@@ -285,6 +286,15 @@ class DataLake:
         buckets = paginate(self.client("s3"), "list_buckets", "Buckets", Prefix=self.prefix)
         self.existing = {bucket["Name"]: bucket.get("BucketRegion") for bucket in buckets}
 
+    def check_ownership(self, wanted):
+        """Every existing bucket of ``wanted`` (``[(name, region)]``) is this lake's, checked
+        before anything is written; what was read for it is kept for the converge's read."""
+        for name, region in wanted:
+            if name in self.existing and self.existing[name] in (None, region):
+                self.owned[name] = s3_bucket.read_ownership(
+                    self.client("s3", region), name, self.ownership, "name_prefix",
+                    "the %s of environment %s" % (lake.COMPONENT, self.environment), self.module.warn)
+
     # -- KMS ---------------------------------------------------------------------------------
 
     def ensure_key(self, region, section):
@@ -298,21 +308,9 @@ class DataLake:
 
     # -- buckets -----------------------------------------------------------------------------
 
-    @staticmethod
-    def bucket_region(s3, name):
-        """The region of a bucket this account owns, or None (absent, or another account's)."""
-        try:
-            return s3.head_bucket(Bucket=name, aws_retry=True)["ResponseMetadata"]["HTTPHeaders"].get(
-                "x-amz-bucket-region", "")
-        except is_boto3_error_code(("404", "NoSuchBucket", "403", "AccessDenied", "Forbidden")):
-            return None
-
     def read_bucket(self, s3, name, spec):
-        """The live settings of an existing bucket that ``spec`` manages."""
-        state = {"versioning": s3.get_bucket_versioning(Bucket=name, aws_retry=True).get("Status") or "Disabled"}
-        state.update(read_bucket_settings(s3, name, ("encryption", "public_access_block", "object_ownership",
-                                                     "policy", "tags")))
-        state["encryption"] = lake.encryption_state(state["encryption"])
+        """The live settings of an existing bucket (found ours by check_ownership) that ``spec`` manages."""
+        state = s3_bucket.read_bucket(s3, name, versioning=True, known=self.owned.get(name))
         if spec["lifecycle"] is not None:
             try:
                 state["lifecycle"] = s3.get_bucket_lifecycle_configuration(Bucket=name, aws_retry=True)["Rules"]
@@ -352,25 +350,8 @@ class DataLake:
             raise AWSResourceError("name_prefix", "the bucket %s exists in %s, not in %s where this lake keeps it; move its "
                                    "data and delete it, or change the region" % (name, self.existing[name], region))
         current = self.read_bucket(s3, name, spec) if exists else None
-        writes = []
-
-        versioning = self.desired_versioning(spec, current)
-        if current is None or current["versioning"] != versioning:
-            if versioning != "Disabled":
-                writes.append("versioning")
-        encryption = spec["encryption"]
-        if current is None or current["encryption"] != encryption:
-            writes.append("encryption")
-        if current is None or current["public_access_block"] != PUBLIC_ACCESS_BLOCK:
-            writes.append("public_access_block")
-        if current is None or current["object_ownership"] != OBJECT_OWNERSHIP:
-            writes.append("object_ownership")
-        policy = lake.merged_policy((current or {}).get("policy"), spec["statements"])
-        if current is None or current["policy"] is None or compare_policies(current["policy"], policy):
-            writes.append("policy")
-        tags = lake.tags_to_write((current or {}).get("tags"), self.tags)
-        if tags is not None:
-            writes.append("tags")
+        desired, writes = s3_bucket.plan_bucket(current, spec["encryption"], spec["statements"], lake.is_our_statement,
+                                                self.tags, self.desired_versioning(spec, current))
         lifecycle = None
         if spec["lifecycle"] is not None:
             lifecycle = lake.merged_lifecycle((current or {}).get("lifecycle"), spec["lifecycle"])
@@ -396,46 +377,15 @@ class DataLake:
         changed = current is None or bool(writes)
         if changed and not self.check_mode:
             self.apply_bucket(s3, name, region, current, writes, dict(
-                versioning=versioning, encryption=encryption, policy=policy, tags=tags, lifecycle=lifecycle,
-                logging=logging, replication=replication, prefixes=missing_prefixes))
-        after_tags = tags if tags is not None else (current or {}).get("tags", {})
-        self.record(section, name, self.bucket_view(current, spec, region), self.bucket_view(dict(
-            versioning=versioning, encryption=encryption, public_access_block=PUBLIC_ACCESS_BLOCK,
-            object_ownership=OBJECT_OWNERSHIP, policy=policy, tags=after_tags,
-            lifecycle=lifecycle, logging=logging or None, replication=replication or None,
-            prefixes=set((current or {}).get("prefixes", set())) | set(missing_prefixes)), spec, region), changed)
+                desired, lifecycle=lifecycle, logging=logging, replication=replication, prefixes=missing_prefixes))
+        self.record(section, name, lake.bucket_view(current, spec, region, self.tags), lake.bucket_view(dict(
+            desired, lifecycle=lifecycle, logging=logging or None, replication=replication or None,
+            prefixes=set((current or {}).get("prefixes", set())) | set(missing_prefixes)), spec, region, self.tags), changed)
 
     def apply_bucket(self, s3, name, region, current, writes, values):
         if current is None:
-            create = {"Bucket": name, "ObjectOwnership": OBJECT_OWNERSHIP}
-            if region != "us-east-1":
-                create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            # BucketAlreadyOwnedByYou: this run's own CreateBucket whose answer was lost (or a bucket
-            # made since the read) - ours by name, since the name holds this account's id.
-            create_once(lambda: self.module.once_client("s3", region).create_bucket(**create),
-                        lambda: self.bucket_region(s3, name), exists_codes=("BucketAlreadyOwnedByYou",
-                                                                            "BucketAlreadyExists"),
-                        foreign=lambda: AWSResourceError("name_prefix", "the bucket name %s is taken by another AWS "
-                                                         "account (bucket names are global); choose another name "
-                                                         "prefix" % name))
-            wait_until(getattr(s3, "client", s3).get_waiter("bucket_exists"), Bucket=name)
-        # Closed and owner-enforced first, encrypted and versioned next, then the policy and the
-        # rest: the bucket is never open, and objects are only written once it is all in place.
-        if "public_access_block" in writes:
-            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict(PUBLIC_ACCESS_BLOCK),
-                                       aws_retry=True)
-        if "object_ownership" in writes:
-            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": OBJECT_OWNERSHIP}]},
-                                             aws_retry=True)
-        if "encryption" in writes:
-            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=lake.encryption_request(values["encryption"]),
-                                     aws_retry=True)
-        if "versioning" in writes:
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": values["versioning"]}, aws_retry=True)
-        if "tags" in writes:
-            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ansible_dict_to_boto3_tag_list(values["tags"])}, aws_retry=True)
-        if "policy" in writes:
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(values["policy"], sort_keys=True), aws_retry=True)
+            s3_bucket.create_bucket(s3, self.module.once_client("s3", region), name, region, self.tags, "name_prefix")
+        s3_bucket.write_settings(s3, name, writes, values)
         if "lifecycle" in writes:
             s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": values["lifecycle"]},
                                                   aws_retry=True)
@@ -453,30 +403,6 @@ class DataLake:
                 s3.delete_bucket_replication(Bucket=name, aws_retry=True)
         for prefix in values["prefixes"]:
             s3.put_object(Bucket=name, Key=prefix, Body=b"", aws_retry=True)
-
-    def bucket_view(self, state, spec, region):
-        """What a person compares between before and after for one bucket."""
-        if state is None:
-            return None
-        view = {
-            "region": region,
-            "versioning": state["versioning"],
-            "encryption": state["encryption"],
-            "public_access_blocked": state["public_access_block"] == PUBLIC_ACCESS_BLOCK,
-            "object_ownership": state["object_ownership"],
-            "policy_statements": lake.our_statements(state["policy"]),
-            "tags": {key: value for key, value in (state.get("tags") or {}).items() if key in self.tags},
-        }
-        if spec["lifecycle"] is not None:
-            view["lifecycle_rules"] = sorted((lake.normalize_rule(rule) for rule in state["lifecycle"] or [] if lake.is_our_rule(rule)),
-                                             key=lambda rule: rule["ID"])
-        if spec["logging"] is not None:
-            view["access_logging"] = state["logging"]
-        if spec["replication"] is not None:
-            view["replication"] = lake.normalize_replication(state["replication"])
-        if spec["prefixes"]:
-            view["prefixes"] = sorted(prefix for prefix in state.get("prefixes", set()) if prefix in spec["prefixes"])
-        return view
 
     # -- replication role ------------------------------------------------------------------------
 
@@ -508,26 +434,28 @@ class DataLake:
     def converge(self):
         self.read_account()
         self.read_buckets()
-        self.ensure_key(self.region, "kms_key")
-
         buckets = lake.lake_buckets(self.config, self.prefix, self.account_id)
         names = [bucket["name"] for bucket in buckets]
         log_bucket = lake.log_bucket_name(self.prefix, self.account_id)
+        pairs = [(name, lake.replica_bucket_name(name)) for name in names]
+        destination = self.replication["destination_region"]
+        self.check_ownership([(name, self.region) for name in [log_bucket] + names] + (
+            [(replica, destination) for unused, replica in pairs] if self.replication["enabled"] else []))
+        self.ensure_key(self.region, "kms_key")
+
         sources = names if self.config["access_logging"] else []
         self.converge_bucket("log_bucket", log_bucket, self.region, {
-            "versioning": True, "encryption": lake.s3_encryption(),
+            "versioning": True, "encryption": s3_bucket.s3_encryption(),
             "statements": lake.log_bucket_statements(self.partition, self.account_id, self.region, log_bucket, sources),
             "lifecycle": lake.flow_log_lifecycle(self.module.params["flow_logs_retention_days"]),
             "logging": None, "replication": None, "prefixes": None,
         })
 
-        pairs = [(name, lake.replica_bucket_name(name)) for name in names]
-        destination = self.replication["destination_region"]
         if self.replication["enabled"]:
             self.ensure_key(destination, "replica_kms_key")
             for unused, replica in pairs:
                 self.converge_bucket("replica_buckets", replica, destination, {
-                    "versioning": True, "encryption": lake.kms_encryption(self.keys[destination]),
+                    "versioning": True, "encryption": s3_bucket.kms_encryption(self.keys[destination]),
                     "statements": lake.lake_bucket_statements(self.partition, replica, self.keys[destination]),
                     "lifecycle": None, "logging": None, "replication": None, "prefixes": None,
                 })
@@ -541,7 +469,7 @@ class DataLake:
                     self.role_arn, lake.bucket_arn(self.partition, lake.replica_bucket_name(bucket["name"])),
                     self.keys[destination], destination)
             self.converge_bucket("buckets", bucket["name"], self.region, {
-                "versioning": self.config["versioning"], "encryption": lake.kms_encryption(key_arn),
+                "versioning": self.config["versioning"], "encryption": s3_bucket.kms_encryption(key_arn),
                 "statements": lake.lake_bucket_statements(self.partition, bucket["name"], key_arn),
                 "lifecycle": lake.lifecycle_rules(self.config, bucket),
                 "logging": lake.access_logging(log_bucket, bucket["name"]) if self.config["access_logging"] else False,

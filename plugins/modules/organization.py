@@ -90,8 +90,11 @@ notes:
     environment's play can enter it right after this module.
   - With C(config.organization_trail), an organization CloudTrail C(mlops-organization-trail)
     (all regions, log file validation) writes to the bucket
-    C(mlops-organization-trail-<management account id>), which is TLS-only, SSE-S3
-    encrypted, public access blocked and owner-enforced. Its objects are never touched. Both
+    C(mlops-organization-trail-<management account id>), which is TLS-only, SSE-KMS
+    encrypted with the trail's customer managed key C(alias/mlops-organization-trail) (made
+    here, with the key policy CloudTrail needs; the trail's C(KmsKeyId) too), public access
+    blocked, owner-enforced and tagged C(mlops.platform/managed=true). A bucket of that name
+    without that tag is refused. A trail and bucket on SSE-S3 move to the key. Its objects are never touched. Both
     live in C(config.trail_region) (default the first of C(config.allowed_regions)); a trail of
     that name with another home region stops the run before any write.
   - Changes AWS applies with a delay are retried a bounded number of times (about two minutes)
@@ -686,7 +689,11 @@ class Organization:
                     self.module.client("cloudtrail", retry_decorator=_TRAIL_RETRY, region=region),
                     self.module.client("s3", retry_decorator=self.retry, region=region),
                     management, self.organization["Id"], region, TRAIL_NAME,
-                    trail_bucket_name(management), self.tags, self.check_mode)
+                    trail_bucket_name(management), self.tags, self.check_mode,
+                    s3_once=self.module.once_client("s3", region),
+                    # looked up only when there is something to warn of (test doubles of the module lack warn)
+                    warn=lambda message: self.module.warn(message),  # pylint: disable=unnecessary-lambda
+                    kms_key=services.trail_key(self.module, region, management, TRAIL_NAME, self.tags))
             except services.TrailElsewhere as exc:
                 raise config_error("trail_region", str(exc))
             self.record("organization_trail", changed, before, after)

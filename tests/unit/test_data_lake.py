@@ -8,9 +8,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import component_config, run_module, writes
+from conftest import component_config, run_module, warnings, writes
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
+from ansible_collections.mlops.platform.plugins.module_utils import s3_bucket
 from ansible_collections.mlops.platform.plugins.modules import data_lake as module_under_test
 
 REGION = "eu-west-1"
@@ -141,7 +142,7 @@ def test_policy_merge_keeps_foreign_statements_and_replaces_ours():
                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*" % LAKE}
     stale = {"Sid": "MlopsDataLakeSomethingOld", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
     ours = lake.lake_bucket_statements("aws", LAKE, "k")
-    merged = lake.merged_policy({"Statement": [foreign, stale]}, ours)
+    merged = s3_bucket.merged_policy({"Statement": [foreign, stale]}, ours, lake.is_our_statement)
     assert merged["Statement"] == ours + [foreign]
     assert set(lake.our_statements(merged)) == {s["Sid"] for s in ours}
 
@@ -503,3 +504,32 @@ def test_flow_log_retention_is_a_lifecycle_rule_on_the_log_prefix(lake_aws, caps
     assert changed["diff"]["before"]["log_bucket"][first["log_bucket"]]["lifecycle_rules"][0]["Expiration"] == {"Days": 30}
     rules = s3.get_bucket_lifecycle_configuration(Bucket=first["log_bucket"])["Rules"]
     assert rules[0]["Expiration"] == {"Days": 365}
+
+
+def test_a_lake_bucket_it_does_not_own_is_refused_not_taken_over(lake_aws, api_calls, capsys):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=LAKE, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_tagging(Bucket=LAKE, Tagging={"TagSet": [{"Key": "team", "Value": "analytics"}]})
+    for check_mode in (True, False):
+        del api_calls[:]
+        code, result = run_module(capsys, module_under_test.main, args(check_mode=check_mode))
+        assert code == 1
+        assert result["msg"].startswith("name_prefix: the bucket %s exists without the ownership tags of the data_lake "
+                                        "of environment test" % LAKE)
+        assert "tag it mlops.platform/component=data_lake, mlops.platform/environment=test, " \
+               "mlops.platform/managed=true" in result["msg"]
+        assert "PutBucket" not in " ".join(writes(api_calls))
+    assert "Policy" not in s3.get_bucket_tagging(Bucket=LAKE)
+    assert s3.get_bucket_tagging(Bucket=LAKE)["TagSet"] == [{"Key": "team", "Value": "analytics"}]
+
+
+def test_a_bucket_left_bare_by_an_interrupted_create_is_finished_with_a_warning(lake_aws, capsys):
+    """No tag and no policy: what CreateBucket leaves where S3 drops its tags (the stand-in)."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=LOGS, CreateBucketConfiguration={"LocationConstraint": REGION})
+    result = converge(capsys)
+    assert result["changed"] is True
+    assert [w for w in warnings(result) if LOGS in w]
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=LOGS)["TagSet"]}
+    assert tags["mlops.platform/component"] == "data_lake"
+    assert converge(capsys)["changed"] is False

@@ -31,6 +31,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import aws as aws_utils
 from ansible_collections.mlops.platform.plugins.module_utils import organization_services as services
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError
+from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 
 RETRY = AWSRetry.jittered_backoff(retries=2, delay=0)
 READ_PREFIXES = ("Describe", "Get", "Head", "List")
@@ -130,8 +132,8 @@ def test_merged_bucket_policy_keeps_foreign_statements_and_replaces_ours():
     foreign = {"Sid": "AuditorsRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::2:root"}, "Action": "s3:GetObject", "Resource": "*"}
     stale_ours = dict(required["Statement"][0], Resource="arn:aws:s3:::elsewhere")
     merged = services.merged_bucket_policy({"Version": "2012-10-17", "Statement": [foreign, stale_ours]}, required)
-    assert merged["Statement"] == [foreign] + required["Statement"]
-    assert services.merged_bucket_policy(None, required) is required
+    assert merged["Statement"] == required["Statement"] + [foreign]
+    assert services.merged_bucket_policy(None, required) == required
 
 
 # --------------------------------------------- delegated administrators, moto
@@ -597,12 +599,13 @@ NOOP_TRAIL_READS = [
     "GetTrailStatus",
     "ListTags",
     "HeadBucket",
+    "GetBucketTagging",
+    "GetBucketEncryption",
     "GetPublicAccessBlock",
     "GetBucketOwnershipControls",
-    "GetBucketEncryption",
     "GetBucketPolicy",
-    "GetBucketTagging",
 ]
+OWNERSHIP = {"mlops.platform/managed": "true"}
 
 
 def test_trail_converge_from_empty(trail_env):
@@ -630,7 +633,7 @@ def test_trail_converge_from_empty(trail_env):
     rule = s3.get_bucket_encryption(Bucket=trail_env.bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert not compare_policies(json.loads(s3.get_bucket_policy(Bucket=trail_env.bucket)["Policy"]), trail_env.expected_policy())
-    assert tag_dict(s3.get_bucket_tagging(Bucket=trail_env.bucket)["TagSet"]) == TAGS
+    assert tag_dict(s3.get_bucket_tagging(Bucket=trail_env.bucket)["TagSet"]) == dict(TAGS, **OWNERSHIP)
 
     trail = trail_env.trail()
     assert trail["S3BucketName"] == trail_env.bucket
@@ -653,11 +656,41 @@ def test_trail_noop_runs_read_only(trail_env):
         assert trail_env.log.take() == NOOP_TRAIL_READS
 
 
-def test_trail_noop_without_tags_skips_tag_reads(trail_env):
+def test_trail_noop_without_tags_skips_the_trail_tag_read(trail_env):
+    """The bucket's tags are read all the same: they say whether the bucket is ours."""
     trail_env.converge(tags={})
     trail_env.log.take()
     assert not trail_env.converge(tags={})[0]
-    assert trail_env.log.take() == [operation for operation in NOOP_TRAIL_READS if operation not in ("ListTags", "GetBucketTagging")]
+    assert trail_env.log.take() == [operation for operation in NOOP_TRAIL_READS if operation != "ListTags"]
+
+
+def test_trail_bucket_without_the_ownership_tag_is_refused(trail_env):
+    trail_env.s3.create_bucket(Bucket=trail_env.bucket, **(
+        {} if trail_env.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": trail_env.region}}))
+    trail_env.s3.put_bucket_tagging(Bucket=trail_env.bucket, Tagging={"TagSet": [{"Key": "team", "Value": "audit"}]})
+    trail_env.log.take()
+    for check_mode in (True, False):
+        with pytest.raises(AWSResourceError) as error:
+            trail_env.converge(check_mode=check_mode)
+        assert error.value.path == "config.organization_trail"
+        assert "%s exists without the ownership tags" % trail_env.bucket in str(error.value)
+        assert "tag it mlops.platform/managed=true" in str(error.value)
+        assert not writes(trail_env.log.take())
+    assert trail_env.trail() is None
+
+
+def test_trail_bucket_left_untagged_by_an_interrupted_create_is_finished_with_a_warning(trail_env):
+    """What CreateBucket leaves where it drops its tags (the stand-in) and the run is killed right after."""
+    trail_env.s3.create_bucket(Bucket=trail_env.bucket, **(
+        {} if trail_env.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": trail_env.region}}))
+    warnings = []
+    changed, before, after = services.converge_organization_trail(
+        wrapped(trail_env.cloudtrail), wrapped(trail_env.s3), trail_env.org["management"], trail_env.org["id"],
+        trail_env.region, TRAIL, trail_env.bucket, TAGS, check_mode=False, warn=warnings.append)
+    assert changed and before["bucket"]["tags"] == {}
+    assert len(warnings) == 1 and trail_env.bucket in warnings[0]
+    assert tag_dict(trail_env.s3.get_bucket_tagging(Bucket=trail_env.bucket)["TagSet"]) == dict(TAGS, **OWNERSHIP)
+    assert not trail_env.converge()[0]
 
 
 def test_trail_check_mode_from_empty_writes_nothing(trail_env):
@@ -702,7 +735,8 @@ def _kms_encryption(env):
 
 
 def _change_tag(env):
-    env.s3.put_bucket_tagging(Bucket=env.bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "someone"}, {"Key": "extra", "Value": "kept"}]})
+    env.s3.put_bucket_tagging(Bucket=env.bucket, Tagging={"TagSet": [{"Key": "owner", "Value": "someone"}, {"Key": "extra", "Value": "kept"},
+                                                                     {"Key": "mlops.platform/managed", "Value": "true"}]})
 
 
 def _remove_trail_tag(env):
@@ -746,7 +780,7 @@ def test_trail_repair_keeps_foreign_tags_and_resets_prefix(trail_env):
     _add_key_prefix(trail_env)
     trail_env.converge()
     tags = tag_dict(trail_env.s3.get_bucket_tagging(Bucket=trail_env.bucket)["TagSet"])
-    assert tags == dict(TAGS, extra="kept")
+    assert tags == dict(TAGS, extra="kept", **OWNERSHIP)
     assert not trail_env.trail().get("S3KeyPrefix")
 
 
@@ -760,7 +794,7 @@ def test_trail_policy_keeps_foreign_statements(trail_env):
     assert trail_env.converge()[0]
     assert writes(trail_env.log.take()) == ["PutBucketPolicy"]
     policy = json.loads(trail_env.s3.get_bucket_policy(Bucket=trail_env.bucket)["Policy"])
-    assert policy["Statement"][0] == auditors
+    assert policy["Statement"][-1] == auditors
     assert not compare_policies(policy, services.merged_bucket_policy(policy, trail_env.expected_policy()))
     assert not trail_env.converge()[0]
 
@@ -811,13 +845,14 @@ def test_stubbed_trail_existing_with_real_aws_defaults():
     )
     trail_stub.add_response("get_trail_status", {"IsLogging": False}, {"Name": arn})
     s3_stub.add_response("head_bucket", {"BucketRegion": region}, {"Bucket": bucket})
-    s3_stub.add_response("get_public_access_block", {"PublicAccessBlockConfiguration": dict(services.PUBLIC_ACCESS_BLOCK)}, {"Bucket": bucket})
-    s3_stub.add_response("get_bucket_ownership_controls", {"OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}, {"Bucket": bucket})
+    s3_stub.add_response("get_bucket_tagging", {"TagSet": [{"Key": "mlops.platform/managed", "Value": "true"}]}, {"Bucket": bucket})
     s3_stub.add_response(
         "get_bucket_encryption",
         {"ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]}},
         {"Bucket": bucket},
     )
+    s3_stub.add_response("get_public_access_block", {"PublicAccessBlockConfiguration": dict(PUBLIC_ACCESS_BLOCK)}, {"Bucket": bucket})
+    s3_stub.add_response("get_bucket_ownership_controls", {"OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}, {"Bucket": bucket})
     s3_stub.add_client_error("get_bucket_policy", service_error_code="NoSuchBucketPolicy", http_status_code=404, expected_params={"Bucket": bucket})
     policy = services.trail_bucket_policy(bucket, account, org_id, arn)
     s3_stub.add_response("put_bucket_policy", {}, {"Bucket": bucket, "Policy": json.dumps(policy, sort_keys=True)})
@@ -849,16 +884,21 @@ def test_stubbed_trail_create_orders_policy_before_trail():
     trail_stub.add_response("list_trails", {"Trails": [{"TrailARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/other",
                                                         "Name": "other", "HomeRegion": "us-east-1"}]}, {"NextToken": "page-2"})
     s3_stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404, expected_params={"Bucket": bucket})
-    s3_stub.add_response("create_bucket", {"Location": "/" + bucket}, {"Bucket": bucket})
-    s3_stub.add_response("put_public_access_block", {}, {"Bucket": bucket, "PublicAccessBlockConfiguration": dict(services.PUBLIC_ACCESS_BLOCK)})
+    s3_stub.add_response("create_bucket", {"Location": "/" + bucket}, {
+        "Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced",
+        "CreateBucketConfiguration": {"Tags": [{"Key": "mlops.platform/managed", "Value": "true"}]}})
+    s3_stub.add_response("head_bucket", {"ResponseMetadata": {"HTTPStatusCode": 200}}, {"Bucket": bucket})  # the bucket_exists waiter
+    s3_stub.add_response("put_public_access_block", {}, {"Bucket": bucket, "PublicAccessBlockConfiguration": dict(PUBLIC_ACCESS_BLOCK)})
     s3_stub.add_response(
         "put_bucket_ownership_controls", {}, {"Bucket": bucket, "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}
     )
     s3_stub.add_response(
         "put_bucket_encryption",
         {},
-        {"Bucket": bucket, "ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}},
+        {"Bucket": bucket, "ServerSideEncryptionConfiguration": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                                                            "BucketKeyEnabled": False}]}},
     )
+    s3_stub.add_response("put_bucket_tagging", {}, {"Bucket": bucket, "Tagging": {"TagSet": [{"Key": "mlops.platform/managed", "Value": "true"}]}})
     policy = services.trail_bucket_policy(bucket, account, org_id, arn)
     s3_stub.add_response("put_bucket_policy", {}, {"Bucket": bucket, "Policy": json.dumps(policy, sort_keys=True)})
     trail_stub.add_response(
@@ -895,3 +935,98 @@ def test_stubbed_trail_in_another_home_region_stops_before_any_write():
                                              "us-east-1", TRAIL, "org-logs", {}, check_mode=False)
     trail_stub.assert_no_pending_responses()
     assert str(error.value).startswith("the organization trail %s exists with home region eu-west-1, not us-east-1" % TRAIL)
+
+
+# ------------------------------- the trail's customer managed key, through the module's main()
+
+def _organization_args(check_mode=False):
+    args = {"config": {"organization_trail": True, "tags": {"Project": "test"}}, "region": "us-east-1"}
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    return args
+
+
+def _run_organization(capsys, check_mode=False):
+    from conftest import run_module
+    from ansible_collections.mlops.platform.plugins.modules import organization as organization_module
+    code, result = run_module(capsys, organization_module.main, _organization_args(check_mode))
+    assert code == 0, result.get("msg")
+    return result
+
+
+def _trail_key_state():
+    kms = boto3.client("kms", region_name="us-east-1")
+    metadata = kms.describe_key(KeyId=services.TRAIL_KEY_ALIAS)["KeyMetadata"]
+    policy = json.loads(kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+    return metadata["Arn"], policy
+
+
+def _management():
+    return boto3.client("organizations", region_name="us-east-1").describe_organization()["Organization"]
+
+
+def test_trail_bucket_and_trail_are_encrypted_with_the_trail_key(aws, api_calls, capsys):
+    from conftest import writes as write_calls
+    result = _run_organization(capsys)
+    assert result["changed"]
+    key_arn, policy = _trail_key_state()
+    management = _management()["MasterAccountId"]
+    trail_arn = services.organization_trail_arn("us-east-1", management, "mlops-organization-trail")
+    statements = dict((statement["Sid"], statement) for statement in policy["Statement"])
+    assert statements[services.SID_KEY_ENCRYPT]["Condition"] == {
+        "StringEquals": {"aws:SourceArn": trail_arn},
+        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:%s:trail/*" % management}}
+    assert statements[services.SID_KEY_ADMIN]["Principal"] == {"AWS": "arn:aws:iam::%s:root" % management}
+    assert statements[services.SID_KEY_DESCRIBE]["Action"] == "kms:DescribeKey"
+    bucket = "mlops-organization-trail-%s" % management
+    rule = boto3.client("s3", region_name="us-east-1").get_bucket_encryption(
+        Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule == {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                    "BucketKeyEnabled": True}
+    trail = boto3.client("cloudtrail", region_name="us-east-1").describe_trails()["trailList"][0]
+    assert trail["KmsKeyId"] == key_arn
+
+    for check_mode in (False, True):
+        del api_calls[:]
+        again = _run_organization(capsys, check_mode=check_mode)
+        assert not again["changed"] and write_calls(api_calls) == []
+
+
+def test_a_trail_on_sse_s3_from_an_earlier_version_moves_to_the_key(aws, api_calls, capsys):
+    from conftest import writes as write_calls
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    organizations.enable_aws_service_access(ServicePrincipal=services.CLOUDTRAIL_PRINCIPAL)
+    management = organization["MasterAccountId"]
+    bucket = "mlops-organization-trail-%s" % management
+    services.converge_organization_trail(  # what the earlier version made: SSE-S3, no KmsKeyId
+        wrapped(boto3.client("cloudtrail", region_name="us-east-1")), wrapped(boto3.client("s3", region_name="us-east-1")),
+        management, organization["Id"], "us-east-1", "mlops-organization-trail", bucket,
+        {"Project": "test", "mlops.platform/managed": "true"}, check_mode=False)
+
+    del api_calls[:]
+    plan = _run_organization(capsys, check_mode=True)
+    assert plan["changed"] and write_calls(api_calls) == []
+
+    del api_calls[:]
+    result = _run_organization(capsys)
+    assert result["changed"]
+    trail_writes = [name for name in write_calls(api_calls) if name.endswith(("Key", "Alias", "Rotation", "Trail"))
+                    or name.startswith(("PutBucket", "CreateBucket"))]
+    assert trail_writes == ["CreateKey", "CreateAlias", "EnableKeyRotation", "PutBucketEncryption", "UpdateTrail"]
+    key_arn = _trail_key_state()[0]
+    assert boto3.client("cloudtrail", region_name="us-east-1").describe_trails()["trailList"][0]["KmsKeyId"] == key_arn
+
+    del api_calls[:]
+    assert not _run_organization(capsys)["changed"] and write_calls(api_calls) == []
+
+
+def test_check_mode_predicts_the_trail_key_without_failing(aws, api_calls, capsys):
+    from conftest import writes as write_calls
+    boto3.client("organizations", region_name="us-east-1").create_organization(FeatureSet="ALL")
+    del api_calls[:]
+    result = _run_organization(capsys, check_mode=True)
+    assert result["changed"] and write_calls(api_calls) == []
+    aliases = [alias["AliasName"] for alias in boto3.client("kms", region_name="us-east-1").list_aliases()["Aliases"]]
+    assert services.TRAIL_KEY_ALIAS not in aliases
+    assert "(known after apply)" in json.dumps(result["diff"]["after"])
