@@ -21,6 +21,12 @@ from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import 
 from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import MIN_PROVISIONED_IOPS
 from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import PROVISIONED_IOPS_TYPES
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError, check_cidr
+# The one rule form of the collection's security groups; used by name here.
+from ansible_collections.mlops.platform.plugins.module_utils.security_group import (  # noqa: F401 pylint: disable=unused-import
+    describe_rules,
+    permissions_of,
+    rules_of,
+)
 
 COMPONENT = "database"
 ENGINE = "postgres"
@@ -184,8 +190,7 @@ def check_subnets(config, vpc_id, subnet_ids, subnets):
 
 
 # --- security group rules ----------------------------------------------------------------------
-# A rule is a tuple (protocol, from_port, to_port, kind, source); kind is one of
-# cidr, cidr6, prefix_list, group. Ports are None for protocol "-1" (all traffic).
+# Rules are module_utils.security_group's tuples (protocol, from_port, to_port, kind, source).
 
 
 def desired_ingress(port, cidrs, group_ids):
@@ -193,64 +198,6 @@ def desired_ingress(port, cidrs, group_ids):
     rules = {("tcp", port, port, "cidr", cidr) for cidr in cidrs}
     rules |= {("tcp", port, port, "group", group_id) for group_id in group_ids}
     return rules
-
-
-def rules_of(permissions):
-    """The rule tuples of an EC2 IpPermissions (or IpPermissionsEgress) list."""
-    rules = set()
-    for permission in permissions:
-        head = (permission["IpProtocol"], permission.get("FromPort"), permission.get("ToPort"))
-        for entry in permission.get("IpRanges", []):
-            rules.add(head + ("cidr", entry["CidrIp"]))
-        for entry in permission.get("Ipv6Ranges", []):
-            rules.add(head + ("cidr6", entry["CidrIpv6"]))
-        for entry in permission.get("PrefixListIds", []):
-            rules.add(head + ("prefix_list", entry["PrefixListId"]))
-        for entry in permission.get("UserIdGroupPairs", []):
-            rules.add(head + ("group", entry["GroupId"]))
-    return rules
-
-
-_SOURCE_KEYS = {
-    "cidr": ("IpRanges", "CidrIp"),
-    "cidr6": ("Ipv6Ranges", "CidrIpv6"),
-    "prefix_list": ("PrefixListIds", "PrefixListId"),
-    "group": ("UserIdGroupPairs", "GroupId"),
-}
-
-
-def permissions_of(rules, description=None):
-    """EC2 IpPermissions for a set of rule tuples, one permission per protocol and port range."""
-    grouped = {}
-    for protocol, from_port, to_port, kind, source in sorted(rules, key=_rule_sort_key):
-        permission = grouped.setdefault((protocol, from_port, to_port), {"IpProtocol": protocol})
-        if from_port is not None:
-            permission["FromPort"] = from_port
-            permission["ToPort"] = to_port
-        list_key, id_key = _SOURCE_KEYS[kind]
-        entry = {id_key: source}
-        if description:
-            entry["Description"] = description
-        permission.setdefault(list_key, []).append(entry)
-    return [grouped[key] for key in sorted(grouped, key=_rule_sort_key)]
-
-
-def _rule_sort_key(rule):
-    return tuple("" if part is None else str(part) for part in rule)
-
-
-def describe_rules(rules, direction="from"):
-    """Rules as short strings for the diff: ``tcp/5432 from 10.0.1.0/24`` (``to`` for egress)."""
-    result = []
-    for protocol, from_port, to_port, kind, source in sorted(rules, key=_rule_sort_key):
-        if protocol == "-1":
-            what = "all traffic"
-        elif from_port == to_port:
-            what = "%s/%s" % (protocol, from_port)
-        else:
-            what = "%s/%s-%s" % (protocol, from_port, to_port)
-        result.append("%s %s %s" % (what, direction, source))
-    return result
 
 
 # --- the instance ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned, managed_tags  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.regions import REGION_AZ_COUNT  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
+from ansible_collections.mlops.platform.plugins.module_utils.security_group import rule_sort_key, rules_of
 
 COMPONENT = "network"
 TIERS = ("public", "private", "intra")
@@ -340,7 +341,8 @@ def desired_topology(config, prefix, environment, tags, azs, region, flow_logs_d
 
 
 def ingress_rule(cidr):
-    return {"protocol": "tcp", "from_port": HTTPS, "to_port": HTTPS, "cidr": cidr}
+    """HTTPS from ``cidr``, as a security_group rule."""
+    return ("tcp", HTTPS, HTTPS, "cidr", cidr)
 
 
 def flow_log_trust_policy(account_id, partition, region):
@@ -449,33 +451,24 @@ def default_route_action(routes, wanted, owned_targets):
     return None
 
 
-def permission_rules(permissions):
-    """IPv4 CIDR rules of EC2 IpPermissions, as comparable dicts."""
-    rules = []
-    for permission in permissions or []:
-        for ip_range in permission.get("IpRanges") or []:
-            rules.append({"protocol": permission.get("IpProtocol"), "from_port": permission.get("FromPort"),
-                          "to_port": permission.get("ToPort"), "cidr": ip_range.get("CidrIp")})
-    return rules
+# The endpoints' group holds IPv4 CIDR rules; rules naming other groups or prefix lists are
+# someone else's and kept.
+RULE_KINDS = ("cidr",)
 
 
-def rule_changes(current_permissions, desired_rules):
-    """``(to authorize, to revoke)`` as EC2 IpPermissions: the group's ingress becomes exactly the desired rules.
-
-    Rules that reference other groups or prefix lists are not this module's and kept.
-    """
-    current = permission_rules(current_permissions)
-    missing = [rule for rule in desired_rules if rule not in current]
-    extra = [rule for rule in current if rule not in desired_rules]
-    return [ip_permission(rule) for rule in missing], [ip_permission(rule) for rule in extra]
+def describe_ingress(permissions):
+    """The group's IPv4 CIDR rules for the diff: ``tcp/443-443 from 10.0.0.0/16``."""
+    return ["%s/%s-%s from %s" % (protocol, from_port, to_port, source) for protocol, from_port, to_port, unused, source
+            in sorted(rules_of(permissions, RULE_KINDS), key=rule_sort_key)]
 
 
-def ip_permission(rule):
-    permission = {"IpProtocol": rule["protocol"], "IpRanges": [{"CidrIp": rule["cidr"]}]}
-    if rule["from_port"] is not None:
-        permission["FromPort"] = rule["from_port"]
-        permission["ToPort"] = rule["to_port"]
-    return permission
+def ids_in(value):
+    """Every string in a call's parameters (nested lists and dicts): the ids it names."""
+    if isinstance(value, dict):
+        return {item for nested in value.values() for item in ids_in(nested)}
+    if isinstance(value, (list, tuple)):
+        return {item for nested in value for item in ids_in(nested)}
+    return {value} if isinstance(value, str) else set()
 
 
 def _attachment_changes(changes, current, wanted, name):

@@ -273,15 +273,15 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
+from ansible_collections.mlops.platform.plugins.module_utils import security_group as sg
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, wait_until, write_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.generated_secret import GeneratedSecrets
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import ConfigProblems
@@ -293,10 +293,6 @@ from ansible_collections.mlops.platform.plugins.module_utils.component import va
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATABASE
 
 UNKNOWN = db.UNKNOWN
-
-# Right after CreateSecurityGroup, EC2 may not know the new group for a moment.
-NEW_GROUP_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30,
-                                            catch_extra_error_codes=["InvalidGroup.NotFound"])
 
 # Statuses in which the instance will not become available without someone acting.
 STOPPED_STATUSES = ("stopped", "stopping")
@@ -316,6 +312,7 @@ class Database:
         self.ec2 = module.client("ec2", retry_decorator=AWS_RETRY)
         self.rds = module.client("rds", retry_decorator=AWS_RETRY)
         self.rds_once = module.once_client("rds")
+        self.groups = sg.ComponentSecurityGroups(module, self.ec2, self.environment, db.COMPONENT)
         self.secrets = GeneratedSecrets(module, db.role_secret_name(self.params["name_prefix"], ""),
                                         self.environment, db.COMPONENT, self.tags)
         self.kms_key = ComponentKey(module, self.names["kms_alias"], self.environment, db.COMPONENT, self.tags,
@@ -392,15 +389,6 @@ class Database:
                                                "environment %s (no mlops.platform ownership tags); it is left alone: "
                                                "remove it or choose another name_prefix" % (what, name, self.environment))
 
-    def find_owned_security_group(self):
-        groups = paginate(self.ec2, "describe_security_groups", "SecurityGroups", Filters=[
-            {"Name": "vpc-id", "Values": [self.params["vpc_id"]]},
-            {"Name": "group-name", "Values": [self.names["security_group"]]}])
-        for group in groups:
-            if is_owned(boto3_tag_list_to_ansible_dict(group.get("Tags", [])), self.environment, db.COMPONENT):
-                return group
-        return None
-
     def find_owned_instance(self):
         self.read_instance()
         if self.instance is not None and is_owned(boto3_tag_list_to_ansible_dict(self.instance.get("TagList", [])),
@@ -447,8 +435,10 @@ class Database:
     def ownership_problems(self):
         """Resources under our names that this environment's database does not own are never changed."""
         errors = []
+        if self.security_group is not None and not self.groups.owned(self.security_group):
+            errors.append(db.ConfigError("name_prefix", self.groups.not_owned(self.security_group).message,
+                                         self.params["name_prefix"]))
         found = [
-            ("security group", self.names["security_group"], self.security_group, "GroupId"),
             ("DB subnet group", self.names["subnet_group"], self.subnet_group, "DBSubnetGroupArn"),
             ("DB parameter group", self.names["parameter_group"], self.parameter_group, "DBParameterGroupArn"),
         ]
@@ -512,57 +502,31 @@ class Database:
 
     def ensure_security_group(self):
         wanted_tags = self.security_group_tags()
-        client = self.ec2
+        changed = False
         if self.security_group is None:
-            group_id = UNKNOWN
-            if self.write():
-                response, found = create_once(
-                    lambda: self.module.once_client("ec2").create_security_group(
-                        GroupName=self.names["security_group"], VpcId=self.params["vpc_id"],
-                        Description="PostgreSQL %s: the database port from the allowed sources only (mlops.platform)"
-                                    % self.names["instance"],
-                        TagSpecifications=[{"ResourceType": "security-group",
-                                            "Tags": ansible_dict_to_boto3_tag_list(wanted_tags)}]),
-                    self.find_owned_security_group, exists_codes=("InvalidGroup.Duplicate",),
-                    foreign=lambda: self.not_owned("security group", self.names["security_group"]))
-                group_id = response["GroupId"] if response else found["GroupId"]
-                # Right after creation EC2 may not know the group for a moment: retry on NotFound.
-                client = self.module.client("ec2", retry_decorator=NEW_GROUP_RETRY)
-                # The rules EC2 puts in a new group (its default egress) are read, not assumed.
-                created = client.describe_security_groups(GroupIds=[group_id], aws_retry=True)["SecurityGroups"][0]
-                self.security_group = dict(created, tags=dict(wanted_tags))
-            else:
+            changed = True
+            if self.check_mode:
                 # A new group gets EC2's default egress rule, which is then revoked.
-                self.security_group = {"GroupId": group_id, "tags": dict(wanted_tags), "IpPermissions": [],
-                                       "IpPermissionsEgress": [{"IpProtocol": "-1",
-                                                                "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}
+                group = {"GroupId": UNKNOWN, "IpPermissions": [], "IpPermissionsEgress": sg.DEFAULT_EGRESS}
+            else:
+                group = self.groups.create(
+                    self.params["vpc_id"], self.names["security_group"],
+                    "PostgreSQL %s: the database port from the allowed sources only (mlops.platform)"
+                    % self.names["instance"], wanted_tags)
+            self.security_group = dict(group, tags=boto3_tag_list_to_ansible_dict(group.get("Tags") or []))
         group = self.security_group
-        group_id = group["GroupId"]
-        wanted = self.wanted_ingress()
-        live = db.rules_of(group.get("IpPermissions", []))
-        egress = db.rules_of(group.get("IpPermissionsEgress", []))
-        # Rule changes are sent once (a lost answer followed by "already there" / "already
-        # gone" is done); right after CreateSecurityGroup EC2 may not know the group yet.
-        ec2 = self.module.once_client("ec2")
-        settling = ("InvalidGroup.NotFound",) if client is not self.ec2 else ()
-        if live - wanted and self.write():
-            write_once(lambda: ec2.revoke_security_group_ingress(
-                GroupId=group_id, IpPermissions=db.permissions_of(live - wanted)), ("InvalidPermission.NotFound",),
-                settling)
-        if wanted - live and self.write():
-            write_once(lambda: ec2.authorize_security_group_ingress(
-                GroupId=group_id, IpPermissions=db.permissions_of(wanted - live, "PostgreSQL client (mlops.platform)")),
-                ("InvalidPermission.Duplicate",), settling)
-        if egress and self.write():
-            write_once(lambda: ec2.revoke_security_group_egress(
-                GroupId=group_id, IpPermissions=db.permissions_of(egress)), ("InvalidPermission.NotFound",), settling)
-        group["IpPermissions"] = db.permissions_of(wanted)
-        group["IpPermissionsEgress"] = []
+        changed |= self.groups.converge_rules(group, "ingress", self.wanted_ingress(),
+                                              description="PostgreSQL client (mlops.platform)")
+        changed |= self.groups.converge_rules(group, "egress", set())
         missing = compare_aws_tags(group["tags"], wanted_tags, purge_tags=False)[0]
         if missing:
-            if self.write():
-                self.ec2.create_tags(Resources=[group_id], Tags=ansible_dict_to_boto3_tag_list(missing), aws_retry=True)
+            changed = True
+            if not self.check_mode:
+                self.ec2.create_tags(Resources=[group["GroupId"]], Tags=ansible_dict_to_boto3_tag_list(missing),
+                                     aws_retry=True)
             group["tags"].update(missing)
+        self.changed |= changed
+        return changed
 
     def wanted_ingress(self):
         return db.desired_ingress(self.config["port"], self.params["allowed_cidrs"],

@@ -25,7 +25,8 @@ description:
     C(mlops.platform/resource) (its stable key, e.g. C(subnet/private/eu-west-1a)). Only owned
     resources that the configuration no longer wants are deleted; foreign resources in the same
     VPC (subnets, route tables, routes, endpoints, security groups, flow logs made by other tools)
-    are never touched.
+    are never touched. A security group named as the endpoints' group (C(<name_prefix>-vpc-endpoints))
+    that the network does not own is refused before any change, with its id and tags.
   - Subnets are carved from C(config.cidr) deterministically - private subnets large, public and
     intra small, each zone at a fixed place so that adding a zone moves no subnet. Explicit CIDRs
     are honoured. Subnets are tagged for EKS (C(kubernetes.io/role/elb), C(kubernetes.io/role/internal-elb),
@@ -214,13 +215,14 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import ansible_dict_to_boto3_filter_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_tag_filter_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_specifications
 
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
+from ansible_collections.mlops.platform.plugins.module_utils import security_group as sg
+from ansible_collections.mlops.platform.plugins.module_utils.network_view import NetworkView
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, client_token, create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, settling_retry
@@ -239,16 +241,29 @@ from ansible_collections.mlops.platform.plugins.module_utils.iam_role import Com
 
 UNKNOWN = net.UNKNOWN
 
-# Right after a create, EC2 may not yet know the new id (eventual consistency), and a
-# subnet or group may still hold an ENI of an endpoint or NAT being deleted: both are
-# retried with the collection's jittered backoff.
-RETRY = AWSRetry.jittered_backoff(
-    retries=10, delay=1, max_delay=30,
-    catch_extra_error_codes=[
-        "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidRouteTableID.NotFound",
-        "InvalidInternetGatewayID.NotFound", "InvalidAllocationID.NotFound", "InvalidNatGatewayID.NotFound",
-        "InvalidGroup.NotFound", "InvalidVpcEndpointId.NotFound", "DependencyViolation",
-    ])
+# Right after a create, EC2 may not know the new id yet (eventual consistency): a call that
+# names a resource this run created waits these refusals out (the bounded settling retry),
+# every other call takes them as the real answers they are.
+NOT_KNOWN_YET = (
+    "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidRouteTableID.NotFound",
+    "InvalidInternetGatewayID.NotFound", "InvalidAllocationID.NotFound", "InvalidNatGatewayID.NotFound",
+    "InvalidGroup.NotFound", "InvalidVpcEndpointId.NotFound",
+)
+# The key of the id of the resource each create makes, in its answer.
+CREATED_ID = {"create_vpc": "VpcId", "create_subnet": "SubnetId", "create_internet_gateway": "InternetGatewayId",
+              "create_route_table": "RouteTableId", "create_nat_gateway": "NatGatewayId",
+              "allocate_address": "AllocationId", "create_vpc_endpoint": "VpcEndpointId"}
+# A subnet or group may still hold an ENI of an endpoint or NAT gateway deleted moments before.
+DEPENDENCY_SETTLING = ("DependencyViolation",)
+# What a delete (sent again after a lost answer) meets once the first one took effect.
+GONE = {
+    "delete_nat_gateway": ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound"),
+    "release_address": ("InvalidAllocationID.NotFound",),
+    "disassociate_route_table": ("InvalidAssociationID.NotFound",),
+    "delete_subnet": ("InvalidSubnetID.NotFound",),
+    "delete_route_table": ("InvalidRouteTableID.NotFound",),
+    "delete_route": ("InvalidRoute.NotFound",),
+}
 
 DELIVERY_POLICY_NAME = "vpc-flow-logs-delivery"
 # Only for CreateFlowLogs right after this run created the delivery role, as
@@ -257,35 +272,26 @@ NEW_ROLE_RETRY = settling_retry("InvalidParameter")
 _NAT_WAIT_DELAY = 15
 
 
-class Network:
-    """Reads the environment's network once and converges it toward the desired topology."""
+class Network(NetworkView):
+    """Reads the environment's network once and converges it toward the desired topology
+    (its views, state and outputs: module_utils.network_view)."""
 
     def __init__(self, module, config, environment):
         self.module = module
         self.config = config
         self.environment = environment
         self.check_mode = module.check_mode
-        self.ec2 = module.client("ec2", retry_decorator=RETRY)
-        self.paginate = functools.partial(paginate, self.ec2, retry=RETRY)
+        self.ec2 = module.client("ec2", retry_decorator=AWS_RETRY)
+        self.paginate = functools.partial(paginate, self.ec2)
+        self.groups = sg.ComponentSecurityGroups(module, self.ec2, environment, net.COMPONENT)
+        self.made = set()            # ids of the resources this run created
+        self.removed = False         # this run deleted something a later delete may depend on
+        self.foreign_group = None    # a group under our name that this component does not own
+        self._settling_ec2 = None
+        super(Network, self).__init__()
         self.changed = False
-        self.desired = None
-        self.vpc = None
-        self.subnets = {}            # key -> DescribeSubnets item
-        self.route_tables = {}       # key -> DescribeRouteTables item
-        # subnet -> (route table, association id) over every table of the VPC; subnets and tables
-        # this component owns by key, others by id ("refs": ids in check mode are not known yet).
-        self.associations = {}
-        self.refs = {}
-        self.igw = None
         self.igw_detached = False  # an owned gateway an interrupted run left unattached
         self.delivery_role_created = False  # the flow-log delivery role was created by this run
-        self.eips = []               # owned DescribeAddresses items
-        self.nats = {}               # key -> live NAT gateway (pending or available)
-        self.security_group = None
-        self.endpoints = {}          # service -> live endpoint
-        self.flow_logs = []          # owned DescribeFlowLogs items
-        self.unwanted = {kind: [] for kind in ("subnets", "route_tables", "nats", "endpoints", "security_groups")}
-        self.dead_nats = []          # owned NAT gateways deleting / deleted / failed
         self.tag_drift = {"before": {}, "after": {}}
         self.delivery_before = None  # the CloudWatch Logs log group and role, when used
         self.delivery_after = None
@@ -367,8 +373,11 @@ class Network:
             if subnet is None or self.nats[key]["SubnetId"] != subnet["SubnetId"]:
                 self.unwanted["nats"].append(self.nats.pop(key))
 
-        groups, duplicates = net.owned_by_key(
-            self.paginate("describe_security_groups", "SecurityGroups", Filters=in_vpc), self.environment)
+        all_groups = self.paginate("describe_security_groups", "SecurityGroups", Filters=in_vpc)
+        groups, duplicates = net.owned_by_key(all_groups, self.environment)
+        if desired["security_group"] is not None:
+            self.foreign_group = next((group for group in all_groups if group["GroupName"] == desired[
+                "security_group"]["name"] and not self.groups.owned(group)), None)
         self.security_group = groups.pop("security-group/vpc-endpoints", None)
         if desired["security_group"] is None and self.security_group is not None:
             duplicates.append(self.security_group)
@@ -394,6 +403,8 @@ class Network:
     def preflight(self):
         """What the live state makes impossible, found before any write."""
         desired = self.desired
+        if self.foreign_group is not None:
+            raise self.groups.not_owned(self.foreign_group)
         if self.vpc is not None and self.vpc["CidrBlock"] != desired["vpc"]["cidr"]:
             raise AWSResourceError("config.cidr", "%r differs from %s of the environment's VPC %s; a VPC's CIDR cannot "
                                    "change: tear the network down first"
@@ -425,29 +436,44 @@ class Network:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def remember_refs(self, resources, id_key):
-        for resource in resources:
-            key = net.tag_dict(resource).get(net.KEY_TAG)
-            if key and key not in self.refs.values():
-                self.refs[resource[id_key]] = key
-
-    def ref(self, resource_id):
-        """The key of an owned resource (for a readable diff), any other id as it is."""
-        return self.refs.get(resource_id, resource_id)
+    def settling(self, params):
+        """The refusals to wait out for a call with ``params``: EC2's "not known yet" when it
+        names a resource this run created, none otherwise."""
+        return NOT_KNOWN_YET if self.made.intersection(net.ids_in(params)) else ()
 
     def write(self, operation, **params):
-        """One idempotent EC2 write, or nothing in check mode; every write marks the run as changed."""
+        """One idempotent EC2 write, or nothing in check mode; every write marks the run as changed.
+        Sent with the access layer's retries, or the settling retry when it names a resource
+        this run just created."""
         self.changed = True
         if self.check_mode:
             return None
-        return getattr(self.ec2, operation)(aws_retry=True, **params)
+        client = self.ec2
+        if self.settling(params):
+            if self._settling_ec2 is None:
+                self._settling_ec2 = self.module.client("ec2", retry_decorator=settling_retry(*NOT_KNOWN_YET))
+            client = self._settling_ec2
+        return getattr(client, operation)(aws_retry=True, **params)
 
     def write_once(self, operation, done_codes, **params):
         """A write AWS refuses with ``done_codes`` once made (see aws.write_once); None in check mode."""
         self.changed = True
         if self.check_mode:
             return None
-        return write_once(lambda: getattr(self.module.once_client("ec2"), operation)(**params), done_codes)
+        return write_once(lambda: getattr(self.module.once_client("ec2"), operation)(**params), done_codes,
+                          self.settling(params))
+
+    def delete(self, operation, **params):
+        """Delete (or release) an owned resource; one already gone (a lost answer, sent again)
+        counts as done. Once this run has deleted something, a DependencyViolation is a
+        dependant still going away (an ENI of a deleted NAT gateway or endpoint) and is waited
+        out, boundedly."""
+        self.changed = True
+        if self.check_mode:
+            return
+        write_once(lambda: getattr(self.module.once_client("ec2"), operation)(**params), GONE[operation],
+                   DEPENDENCY_SETTLING if self.removed else ())
+        self.removed = True
 
     def create(self, operation, item, wanted, describe, exists_codes=(), **params):
         """Create the resource ``wanted`` at most once (aws.create_once), found again by its key tag
@@ -456,17 +482,31 @@ class Network:
         self.changed = True
         if self.check_mode:
             return None
-        meta = getattr(self.ec2, "client", self.ec2).meta
-        if "ClientToken" in meta.service_model.operation_model(meta.method_to_api_mapping[operation]).input_shape.members:
+        if self.takes_client_token(operation):
             params["ClientToken"] = client_token()
         response, found = create_once(
             lambda: getattr(self.module.once_client("ec2"), operation)(**params),
             lambda: self.find_by_key(wanted["tags"][net.KEY_TAG], *describe), exists_codes=exists_codes,
             foreign=lambda: AWSResourceError("config", "%s exists and is not this component's; remove it or tag it"
-                                             % wanted.get("name", wanted["tags"][net.KEY_TAG])))
+                                             % wanted.get("name", wanted["tags"][net.KEY_TAG])),
+            settling_codes=self.settling(params))
         if response is None:
             return found
-        return response[item] if item else response
+        result = response[item] if item else response
+        if operation in CREATED_ID:
+            self.made.add(result if isinstance(result, str) else result[CREATED_ID[operation]])
+        return result
+
+    _client_token_operations = {}
+
+    def takes_client_token(self, operation):
+        """Whether EC2's ``operation`` takes an idempotency token: read from the service model
+        once per operation."""
+        if operation not in self._client_token_operations:
+            meta = getattr(self.ec2, "client", self.ec2).meta
+            model = meta.service_model.operation_model(meta.method_to_api_mapping[operation])
+            self._client_token_operations[operation] = "ClientToken" in model.input_shape.members
+        return self._client_token_operations[operation]
 
     def find_by_key(self, key, operation, result_key, filters=(), live=None):
         """The owned resource tagged with ``key`` (and in one of the ``live`` states), or None."""
@@ -495,14 +535,6 @@ class Network:
 
     def specification(self, resource_type, wanted):
         return boto3_tag_specifications(wanted["tags"], [resource_type])
-
-    def subnet_id(self, key):
-        subnet = self.subnets.get(key)
-        return subnet["SubnetId"] if subnet else None
-
-    def route_table_id(self, key):
-        table = self.route_tables.get(key)
-        return table["RouteTableId"] if table else None
 
     # -- converging ------------------------------------------------------------------------
 
@@ -634,7 +666,7 @@ class Network:
             self.write("replace_route", RouteTableId=table_id, DestinationCidrBlock=net.DEFAULT_ROUTE,
                        **{wanted[0]: wanted[1]})
         elif action == "delete" and known:
-            self.write("delete_route", RouteTableId=table_id, DestinationCidrBlock=net.DEFAULT_ROUTE)
+            self.delete("delete_route", RouteTableId=table_id, DestinationCidrBlock=net.DEFAULT_ROUTE)
         else:
             self.changed = True
         routes = [route for route in table.get("Routes") or [] if route.get("DestinationCidrBlock") != net.DEFAULT_ROUTE]
@@ -725,33 +757,18 @@ class Network:
         wanted = self.desired["security_group"]
         if wanted is None:
             return
-        vpc_id = self.vpc["VpcId"]
         group = self.security_group
         if group is None:
-            created = None
-            if vpc_id != UNKNOWN:
-                created = self.create("create_security_group", "GroupId", wanted,
-                                      ("describe_security_groups", "SecurityGroups", self.in_vpc()),
-                                      exists_codes=("InvalidGroup.Duplicate",), GroupName=wanted["name"], VpcId=vpc_id,
-                                      Description=wanted["description"],
-                                      TagSpecifications=self.specification("security-group", wanted))
             self.changed = True
-            if isinstance(created, dict):  # found again: its rules are read, not assumed
-                group = created
-            else:
-                group = {"GroupId": created or UNKNOWN, "IpPermissions": [],
-                         "Tags": ansible_dict_to_boto3_tag_list(wanted["tags"])}
+            group = {"GroupId": UNKNOWN, "IpPermissions": [], "Tags": ansible_dict_to_boto3_tag_list(wanted["tags"])}
+            if self.vpc["VpcId"] != UNKNOWN and not self.check_mode:
+                group = self.groups.create(self.vpc["VpcId"], wanted["name"], wanted["description"], wanted["tags"],
+                                           settling=self.settling([self.vpc["VpcId"]]))
+                self.made |= self.groups.created
             self.security_group = group
         else:
             self.ensure_tags(group["GroupId"], net.tag_dict(group), wanted, wanted["key"])
-        authorize, revoke = net.rule_changes(group.get("IpPermissions"), wanted["ingress"])
-        if group["GroupId"] != UNKNOWN:
-            if authorize:
-                self.write_once("authorize_security_group_ingress", ("InvalidPermission.Duplicate",),
-                                GroupId=group["GroupId"], IpPermissions=authorize)
-            if revoke:
-                self.write("revoke_security_group_ingress", GroupId=group["GroupId"], IpPermissions=revoke)
-        group["IpPermissions"] = [net.ip_permission(rule) for rule in wanted["ingress"]]
+        self.changed |= self.groups.converge_rules(group, "ingress", wanted["ingress"], kinds=net.RULE_KINDS)
 
     def ensure_endpoints(self):
         vpc_id = self.vpc["VpcId"]
@@ -852,10 +869,12 @@ class Network:
         """Delete owned resources the configuration no longer wants, dependants first."""
         endpoints = [endpoint["VpcEndpointId"] for endpoint in self.unwanted["endpoints"]]
         if endpoints:
+            # A repeat after a lost answer reports the endpoints gone in Unsuccessful, not as an error.
             self.write("delete_vpc_endpoints", VpcEndpointIds=sorted(endpoints))
+            self.removed = True
         nats = [nat["NatGatewayId"] for nat in self.unwanted["nats"]]
         for nat_id in nats:
-            self.write("delete_nat_gateway", NatGatewayId=nat_id)
+            self.delete("delete_nat_gateway", NatGatewayId=nat_id)
         waiting = nats + [nat["NatGatewayId"] for nat in self.dead_nats if nat["State"] == "deleting"]
         if waiting and not self.check_mode:
             self.wait_for_nats("nat_gateway_deleted", waiting)
@@ -865,8 +884,8 @@ class Network:
         for subnet in self.unwanted["subnets"]:
             association = self.associations.get(self.ref(subnet["SubnetId"]))
             if association and association[0] in unwanted_tables:
-                self.write("disassociate_route_table", AssociationId=association[1])
-            self.write("delete_subnet", SubnetId=subnet["SubnetId"])
+                self.delete("disassociate_route_table", AssociationId=association[1])
+            self.delete("delete_subnet", SubnetId=subnet["SubnetId"])
         owned_subnets = set(self.subnets) | {self.ref(subnet["SubnetId"]) for subnet in self.unwanted["subnets"]}
         for table in self.unwanted["route_tables"]:
             foreign = sorted(subnet for subnet, (table_ref, association_id) in self.associations.items()
@@ -876,9 +895,11 @@ class Network:
                 self.module.warn("route table %s is no longer wanted but still routes %s, which this component does "
                                  "not own; it is kept" % (table["RouteTableId"], ", ".join(foreign)))
                 continue
-            self.write("delete_route_table", RouteTableId=table["RouteTableId"])
+            self.delete("delete_route_table", RouteTableId=table["RouteTableId"])
         for group in self.unwanted["security_groups"]:
-            self.write("delete_security_group", GroupId=group["GroupId"])
+            self.changed = True
+            self.groups.delete(group["GroupId"], DEPENDENCY_SETTLING if self.removed else ())
+            self.removed = True
         for subnet in self.unwanted["subnets"]:
             self.associations.pop(self.ref(subnet["SubnetId"]), None)
         for kind in self.unwanted:
@@ -898,99 +919,8 @@ class Network:
                 continue
             if address.get("AssociationId") and allocation not in freed:
                 continue  # associated with something else: not ours to cut off
-            self.write("release_address", AllocationId=allocation)
+            self.delete("release_address", AllocationId=allocation)
         self.eips = [address for address in self.eips if address["AllocationId"] in in_use]
-
-    # -- reporting ---------------------------------------------------------------------------
-
-    @staticmethod
-    def with_unwanted(wanted, unwanted):
-        """``{key: resource}`` of the wanted resources plus the unwanted ones still there, by their key."""
-        merged = dict(wanted)
-        for resource in unwanted:
-            key = net.tag_dict(resource).get(net.KEY_TAG, "?")
-            merged["%s (duplicate)" % key if key in merged else key] = resource
-        return merged
-
-    def state(self):
-        """The diffable view: the network by resource key, with ids and what a person compares."""
-        if self.vpc is None:
-            return {}
-        tables = {}
-        for key, table in sorted(self.with_unwanted(self.route_tables, self.unwanted["route_tables"]).items()):
-            default = next((route for route in table.get("Routes") or []
-                            if route.get("DestinationCidrBlock") == net.DEFAULT_ROUTE), None)
-            tables[key] = {
-                "id": table["RouteTableId"],
-                "default_route": default.get("_target_ref") or self.ref(net.route_target(default)[1])
-                if default else None,
-                "subnets": sorted(subnet for subnet, (table_ref, association_id) in self.associations.items()
-                                  if table_ref == key),
-            }
-        endpoints = {}
-        unwanted_endpoints = {net.tag_dict(endpoint).get(net.KEY_TAG, "?").partition("/")[2] + " (to delete)": endpoint
-                              for endpoint in self.unwanted["endpoints"]}
-        for service, endpoint in sorted(dict(self.endpoints, **unwanted_endpoints).items()):
-            entry = {"id": endpoint["VpcEndpointId"], "type": endpoint["VpcEndpointType"]}
-            refs = endpoint.get("_refs") or {}
-            if endpoint["VpcEndpointType"] == "Gateway":
-                entry["route_tables"] = sorted(refs.get("route_tables") or [
-                    self.ref(table) for table in endpoint.get("RouteTableIds") or []])
-            else:
-                entry["subnets"] = sorted(refs.get("subnets") or [
-                    self.ref(subnet) for subnet in endpoint.get("SubnetIds") or []])
-                entry["private_dns"] = bool(endpoint.get("PrivateDnsEnabled"))
-            endpoints[service] = entry
-        state = {
-            "vpc": {"id": self.vpc["VpcId"], "cidr": self.vpc["CidrBlock"],
-                    "dns_support": bool(self.vpc.get("EnableDnsSupport")),
-                    "dns_hostnames": bool(self.vpc.get("EnableDnsHostnames"))},
-            "subnets": {key: {"id": subnet["SubnetId"], "cidr": subnet["CidrBlock"]}
-                        for key, subnet in sorted(self.with_unwanted(self.subnets, self.unwanted["subnets"]).items())},
-            "internet_gateway": self.igw["InternetGatewayId"] if self.igw else None,
-            "nat_gateways": {key: {"id": nat["NatGatewayId"],
-                                   "subnet": nat.get("_subnet_ref") or self.ref(nat.get("SubnetId"))}
-                             for key, nat in sorted(self.with_unwanted(self.nats, self.unwanted["nats"]).items())},
-            "elastic_ips": sorted(address["AllocationId"] for address in self.eips),
-            "route_tables": tables,
-            "vpc_endpoints": endpoints,
-            "flow_logs": [{"id": flow_log["FlowLogId"], "traffic_type": flow_log.get("TrafficType"),
-                           "destination_type": flow_log.get("LogDestinationType"),
-                           "destination": flow_log.get("LogDestination") if flow_log.get("LogDestinationType") == "s3"
-                           else flow_log.get("LogGroupName")} for flow_log in self.flow_logs],
-        }
-        for group in ([self.security_group] if self.security_group else []) + self.unwanted["security_groups"]:
-            state.setdefault("security_groups", {})[net.tag_dict(group).get(net.KEY_TAG, group["GroupId"])] = {
-                "id": group["GroupId"],
-                "ingress": ["%(protocol)s/%(from_port)s-%(to_port)s from %(cidr)s" % rule
-                            for rule in net.permission_rules(group.get("IpPermissions"))]}
-        return state
-
-    def outputs(self):
-        azs = self.desired["availability_zones"]
-
-        def subnet_ids(tier):
-            return [self.subnet_id("subnet/%s/%s" % (tier, az)) for az in azs
-                    if "subnet/%s/%s" % (tier, az) in self.subnets]
-
-        return {
-            "vpc_id": self.vpc["VpcId"],
-            "vpc_cidr": self.vpc["CidrBlock"],
-            "availability_zones": list(azs),
-            "public_subnet_ids": subnet_ids("public"),
-            "private_subnet_ids": subnet_ids("private"),
-            "intra_subnet_ids": subnet_ids("intra"),
-            "private_subnet_cidrs": [self.subnets["subnet/private/%s" % az]["CidrBlock"] for az in azs],
-            "route_table_ids": {
-                "public": self.route_table_id("route-table/public"),
-                "private": [self.route_table_id("route-table/private/%s" % az) for az in azs],
-                "intra": self.route_table_id("route-table/intra"),
-            },
-            "nat_gateway_ids": [self.nats[key]["NatGatewayId"] for key in self.desired["nat_gateways"]],
-            "internet_gateway_id": self.igw["InternetGatewayId"],
-            "endpoint_security_group_id": self.security_group["GroupId"] if self.security_group else None,
-            "vpc_endpoint_ids": {service: endpoint["VpcEndpointId"] for service, endpoint in sorted(self.endpoints.items())},
-        }
 
 
 class FlowLogDelivery:

@@ -12,6 +12,8 @@ import copy
 import json
 
 import boto3
+import botocore.client
+import botocore.exceptions
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -887,3 +889,57 @@ def test_a_password_secret_someone_else_made_is_left_alone(network, api_calls, c
     assert "config.databases" in result["msg"] and "mlops-dev/database/mlflow" in result["msg"], result["msg"]
     assert writes(api_calls) == []
     assert secretsmanager.get_secret_value(SecretId="mlops-dev/database/mlflow")["SecretString"] == "theirs"
+
+
+def test_lost_security_group_answers_make_one_group_and_count_as_done(network, api_calls, capsys, lose_answers):
+    """A lost CreateSecurityGroup answer finds the group by its name; lost rule answers, sent
+    again, meet "already there" / "not there" and are done."""
+    lost = lose_answers("CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "RevokeSecurityGroupEgress")
+
+    code, result = run(capsys, module_args(network))
+
+    assert code == 0, result.get("msg")
+    assert sorted(lost) == ["AuthorizeSecurityGroupIngress", "CreateSecurityGroup", "RevokeSecurityGroupEgress"]
+    ec2 = boto3.client("ec2", region_name=REGION)
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [network["vpc_id"]]},
+                                                   {"Name": "group-name", "Values": ["mlops-dev-postgres"]}])
+    assert [group["GroupId"] for group in groups["SecurityGroups"]] == [result["security_group_id"]]
+    group = owned_group(network)
+    assert db.rules_of(group["IpPermissions"]) == db.desired_ingress(5432, network["cidrs"], [])
+    assert group["IpPermissionsEgress"] == []
+    api_calls.clear()
+    code, again = run(capsys, module_args(network))
+    assert again["changed"] is False and writes(api_calls) == []
+
+
+def test_only_a_group_this_run_created_is_waited_for(network, api_calls, capsys, monkeypatch):
+    """EC2 may not know a group for a moment after CreateSecurityGroup: the rule writes right
+    after it wait that out; on a group found already there, the same refusal is the answer."""
+    make_api_call = botocore.client.BaseClient._make_api_call
+    refused = []
+
+    def not_known_yet(client, operation, params):
+        if operation == "AuthorizeSecurityGroupIngress" and len(refused) < 1:
+            refused.append(operation)
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "InvalidGroup.NotFound", "Message": "not yet"}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", not_known_yet)
+    code, result = run(capsys, module_args(network))
+    assert code == 0, result.get("msg")
+    assert refused == ["AuthorizeSecurityGroupIngress"]
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.authorize_security_group_ingress(GroupId=result["security_group_id"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+
+    def gone(client, operation, params):
+        if operation == "RevokeSecurityGroupIngress":
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "InvalidGroup.NotFound", "Message": "gone"}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", gone)
+    code, result = run(capsys, module_args(network))
+    assert code == 1 and "InvalidGroup.NotFound" in result["msg"]

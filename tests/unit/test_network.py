@@ -11,6 +11,8 @@ import ipaddress
 import json
 
 import boto3
+import botocore.client
+import botocore.exceptions
 import pytest
 from botocore.stub import ANY, Stubber
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
+from ansible_collections.mlops.platform.plugins.module_utils import security_group as sg
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import NETWORK
 from ansible_collections.mlops.platform.plugins.modules import network as module_under_test
 
@@ -190,8 +193,7 @@ def test_endpoints_route_tables_and_security_group():
                                   "route-table/private/eu-west-1b"]
     ecr = wanted["vpc_endpoints"]["ecr.dkr"]
     assert ecr["subnets"] == ["subnet/private/eu-west-1a", "subnet/private/eu-west-1b"] and ecr["private_dns"]
-    assert wanted["security_group"]["ingress"] == [{"protocol": "tcp", "from_port": 443, "to_port": 443,
-                                                    "cidr": "10.0.0.0/16"}]
+    assert wanted["security_group"]["ingress"] == [("tcp", 443, 443, "cidr", "10.0.0.0/16")]
     assert topology()["security_group"] is None
 
 
@@ -215,12 +217,18 @@ def test_default_route_actions():
 
 def test_security_group_rules_converge_to_exactly_the_wanted_ones():
     wanted = [net.ingress_rule("10.0.0.0/16")]
+    # Rules naming another group are someone else's in the endpoints' group: kept.
     current = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                "IpRanges": [{"CidrIp": "10.0.0.0/16"}, {"CidrIp": "0.0.0.0/0"}]}]
-    authorize, revoke = net.rule_changes(current, wanted)
-    assert authorize == [] and revoke == [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                                           "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
-    assert net.rule_changes([], wanted)[0] == [net.ip_permission(wanted[0])]
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}, {"CidrIp": "0.0.0.0/0"}],
+                "UserIdGroupPairs": [{"GroupId": "sg-1"}]}]
+    authorize, revoke = sg.rule_changes(current, wanted, net.RULE_KINDS)
+    assert authorize == set() and sg.permissions_of(revoke) == [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                                                                 "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    assert sg.rule_changes([], wanted, net.RULE_KINDS) == (set(wanted), set())
+    # Without kinds every rule counts (the database's group holds only what it wants).
+    assert sg.rule_changes(current, wanted)[1] == {("tcp", 443, 443, "cidr", "0.0.0.0/0"),
+                                                   ("tcp", 443, 443, "group", "sg-1")}
+    assert net.describe_ingress(current) == ["tcp/443-443 from 0.0.0.0/0", "tcp/443-443 from 10.0.0.0/16"]
 
 
 def test_endpoint_changes():
@@ -462,6 +470,68 @@ def test_fewer_zones_and_no_intra_delete_only_owned_resources(lake, api_calls, c
         Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]}
     api_calls.clear()
     assert converge(capsys, smaller)["changed"] is False and writes(api_calls) == []
+
+
+def test_a_foreign_group_under_the_endpoints_name_is_refused_before_any_write(lake, api_calls, capsys):
+    """One ownership rule: a group this component did not create is neither adopted nor changed."""
+    result = converge(capsys, {**FULL, "interface_endpoints": []})
+    ec2 = boto3.client("ec2", region_name=REGION)
+    foreign = ec2.create_security_group(GroupName="mlops-dev-vpc-endpoints", Description="someone else's",
+                                        VpcId=result["vpc_id"])["GroupId"]
+    api_calls.clear()
+
+    code, refused = run_module(capsys, module_under_test.main, args(**FULL))
+
+    assert code == 1
+    assert refused["msg"].startswith("name_prefix: names the security group mlops-dev-vpc-endpoints (%s), which exists "
+                                     "but is not owned by the network of environment dev" % foreign)
+    assert "mlops.platform/managed=true" in refused["msg"]
+    assert writes(api_calls) == []
+
+
+def test_lost_revoke_and_delete_answers_count_as_done(lake, api_calls, capsys, lose_answers):
+    """A revoke or delete whose answer is lost is sent again and meets "not there": done, not a failure."""
+    result = converge(capsys, FULL)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.authorize_security_group_ingress(GroupId=result["endpoint_security_group_id"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    lost = lose_answers("RevokeSecurityGroupIngress")
+    api_calls.clear()
+    assert converge(capsys, FULL)["changed"] is True
+    assert lost == ["RevokeSecurityGroupIngress"]
+    assert [type(answer).__name__ if isinstance(answer, Exception) else "ok" for operation, answer in api_calls
+            if operation == "RevokeSecurityGroupIngress"] == ["ok", "ClientError"]  # lost, then "not there"
+
+    smaller = {**FULL, "intra_subnets": False, "interface_endpoints": []}
+    lost = lose_answers("DeleteSubnet", "DeleteRouteTable", "DeleteSecurityGroup", "DisassociateRouteTable")
+    changed = converge(capsys, smaller)
+    assert changed["changed"] is True and sorted(lost[1:]) == ["DeleteRouteTable", "DeleteSecurityGroup",
+                                                               "DeleteSubnet", "DisassociateRouteTable"]
+    api_calls.clear()
+    assert converge(capsys, smaller)["changed"] is False and writes(api_calls) == []
+
+
+def test_only_calls_naming_what_this_run_created_wait_for_it(lake, api_calls, capsys, monkeypatch):
+    """The settling retry is for a call right after the change it depends on; any other call
+    takes "not found" as the real answer."""
+    make_api_call = botocore.client.BaseClient._make_api_call
+    refused = []
+
+    def not_known_yet(client, operation, params):
+        if operation == "CreateSubnet" and not refused:
+            refused.append(operation)
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "InvalidVpcID.NotFound", "Message": "not yet"}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", not_known_yet)
+    result = converge(capsys, {**FULL, "interface_endpoints": []})
+    assert refused == ["CreateSubnet"] and len(result["private_subnet_ids"]) == 3
+
+    network = module_under_test.Network(FakeModule(None), config_with(), ENVIRONMENT)
+    network.made.add("vpc-new")
+    assert network.settling({"VpcId": "vpc-new", "TagSpecifications": []}) == module_under_test.NOT_KNOWN_YET
+    assert network.settling({"VpcId": "vpc-older"}) == ()
 
 
 def writes_calls(calls):
