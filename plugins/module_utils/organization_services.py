@@ -30,13 +30,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token
 from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate
 from ansible_collections.mlops.platform.plugins.module_utils.aws import partition_of
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN, managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
@@ -47,9 +46,6 @@ from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import wr
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
 
 POLICY_VERSION = "2012-10-17"
-# Paginated listings are retried as a whole (botocore paginators do not go through the
-# client wrapper's per-call retry).
-_PAGE_RETRY = AWSRetry.jittered_backoff(retries=10, delay=1, max_delay=30)
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 
 # Statement IDs this library owns in the trail bucket's policy. Statements with
@@ -107,8 +103,7 @@ def organization_trail_arn(region, account_id, trail_name):
 
 
 def _enabled_service_access(orgs):
-    entries = paginated_query_with_retries(
-        orgs, "list_aws_service_access_for_organization", retry_decorator=_PAGE_RETRY)["EnabledServicePrincipals"]
+    entries = paginate(orgs, "list_aws_service_access_for_organization", "EnabledServicePrincipals")
     return set(entry["ServicePrincipal"] for entry in entries)
 
 
@@ -134,9 +129,7 @@ def converge_trusted_service_access(orgs, service_principals, check_mode):
 
 def _delegated_services(orgs, account_id):
     try:
-        services = paginated_query_with_retries(
-            orgs, "list_delegated_services_for_account", retry_decorator=_PAGE_RETRY, AccountId=account_id
-        )["DelegatedServices"]
+        services = paginate(orgs, "list_delegated_services_for_account", "DelegatedServices", AccountId=account_id)
     except is_boto3_error_code("AccountNotRegisteredException"):
         return set()
     return set(service["ServicePrincipal"] for service in services)
@@ -221,8 +214,7 @@ class AdministratorConflict(Exception):
 
 def _regional_administrators(client, service):
     listing, account_key, status_key = REGIONAL_ADMIN_SERVICES[service]
-    entries = paginated_query_with_retries(
-        client, "list_organization_admin_accounts", retry_decorator=_PAGE_RETRY)[listing]
+    entries = paginate(client, "list_organization_admin_accounts", listing)
     return dict((entry[account_key], entry.get(status_key)) for entry in entries)
 
 
@@ -350,7 +342,7 @@ def converge_security_hub_organization(client, once, settings, tags, check_mode,
 
 
 def _detector_id(client):
-    detectors = paginated_query_with_retries(client, "list_detectors", retry_decorator=_PAGE_RETRY)["DetectorIds"]
+    detectors = paginate(client, "list_detectors", "DetectorIds")
     return detectors[0] if detectors else None
 
 
@@ -638,7 +630,7 @@ class TrailElsewhere(Exception):
 def _trail_home_region(cloudtrail, trail_name):
     """The home region of the account's trail named ``trail_name``, or None.  ListTrails
     answers for every region (DescribeTrails by name only for the current region's)."""
-    trails = paginated_query_with_retries(cloudtrail, "list_trails", retry_decorator=_PAGE_RETRY)["Trails"]
+    trails = paginate(cloudtrail, "list_trails", "Trails")
     for trail in trails:
         if trail.get("Name") == trail_name:
             return trail.get("HomeRegion")

@@ -282,7 +282,6 @@ class Organization:
         self.services_after = {}
         # Only for ensure_security_services, whose organization-trail block (reworked on another
         # branch) still sets it; every other ensure_* returns its own changed.
-        self.changed = False
         # The organization's own tags, never the environment's: every environment's run
         # converges the same organization, and must want the same tags on it.
         self.tags = dict(config["tags"])
@@ -646,20 +645,22 @@ class Organization:
         return changed
 
     def ensure_security_services(self):
-        """Delegated administrators for the security services; the organization trail and its bucket."""
+        """Delegated administrators for the security services, their organization configuration;
+        the organization trail, its bucket and its key. True when something changed."""
+        changed = False
         unknown = self.organization["Id"] == UNKNOWN
         security = self.config["security_account"]
         if security:
             account_id = self.accounts[self.config["accounts"][security]["email"].lower()]["Id"]
             regions = self.security_regions()
             if unknown or account_id == UNKNOWN:
-                self.changed = True  # nothing to read yet: everything will be created
+                changed = True  # nothing to read yet: everything will be created
                 self.services_after["delegated_administrators"] = {"account_id": account_id,
                                                                    "delegated_services": sorted(DELEGATED_SERVICES)}
                 self.services_after["regional_administrators"] = {
                     service: {region: account_id for region in regions}
                     for service in sorted(services.REGIONAL_ADMIN_SERVICES)}
-                self.ensure_organization_configurations(None, {})
+                changed |= self.ensure_organization_configurations(None, {})
             else:
                 clients = {(service, region): self.module.client(service, retry_decorator=_ADMIN_RETRY, region=region)
                            for service in services.REGIONAL_ADMIN_SERVICES for region in regions}
@@ -667,36 +668,32 @@ class Organization:
                     designated = services.read_regional_administrators(clients, account_id)
                 except services.AdministratorConflict as exc:
                     raise config_error("security_account", str(exc))
-                changed, before, after = services.converge_delegated_administrators(
-                    self.client, account_id, DELEGATED_SERVICES, self.check_mode)
-                self.record("delegated_administrators", changed, before, after)
-                changed, before, after = services.converge_regional_administrators(
-                    clients, account_id, self.check_mode, designated)
-                self.record("regional_administrators", changed, before, after)
-                self.ensure_organization_configurations(account_id, designated)
+                changed |= self.record("delegated_administrators", *services.converge_delegated_administrators(
+                    self.client, account_id, DELEGATED_SERVICES, self.check_mode))
+                changed |= self.record("regional_administrators", *services.converge_regional_administrators(
+                    clients, account_id, self.check_mode, designated))
+                changed |= self.ensure_organization_configurations(account_id, designated)
         if self.config["organization_trail"]:
             management = self.organization["MasterAccountId"]
             if unknown:
-                self.changed = True
                 self.services_after["organization_trail"] = {"trail": TRAIL_NAME}
-                return
-            changed, before, after = services.converge_trusted_service_access(
-                self.client, [services.CLOUDTRAIL_PRINCIPAL], self.check_mode)
-            self.record("trusted_service_access", changed, before, after)
+                return True
+            changed |= self.record("trusted_service_access", *services.converge_trusted_service_access(
+                self.client, [services.CLOUDTRAIL_PRINCIPAL], self.check_mode))
             region = self.trail_region()
             try:
-                changed, before, after = services.converge_organization_trail(
+                trail = services.converge_organization_trail(
                     self.module.client("cloudtrail", retry_decorator=_TRAIL_RETRY, region=region),
                     self.module.client("s3", retry_decorator=self.retry, region=region),
                     management, self.organization["Id"], region, TRAIL_NAME,
                     trail_bucket_name(management), self.tags, self.check_mode,
                     s3_once=self.module.once_client("s3", region),
-                    # looked up only when there is something to warn of (test doubles of the module lack warn)
-                    warn=lambda message: self.module.warn(message),  # pylint: disable=unnecessary-lambda
+                    warn=self.module.warn,
                     kms_key=services.trail_key(self.module, region, management, TRAIL_NAME, self.tags))
             except services.TrailElsewhere as exc:
                 raise config_error("trail_region", str(exc))
-            self.record("organization_trail", changed, before, after)
+            changed |= self.record("organization_trail", *trail)
+        return changed
 
     def ensure_organization_configurations(self, account_id, designated):
         """Security Hub's and GuardDuty's organization configuration, made where the services
@@ -729,13 +726,7 @@ class Organization:
                 changed |= one_changed
                 before.setdefault(service, {})[region] = one_before
                 after.setdefault(service, {})[region] = one_after
-        self.record("organization_configuration", changed, before, after)
-
-    def converge_security_services(self):
-        """ensure_security_services' changed (see ``self.changed``)."""
-        self.changed = False
-        self.ensure_security_services()
-        return self.changed
+        return self.record("organization_configuration", changed, before, after)
 
     def trail_region(self):
         """The organization trail's home region: configured, else the first allowed region,
@@ -748,9 +739,10 @@ class Organization:
         return self.config["allowed_regions"] or [self.module.region]
 
     def record(self, key, changed, before, after):
-        self.changed |= changed
+        """Keeps a security service's before and after for the diff; returns its ``changed``."""
         self.services_before[key] = before
         self.services_after[key] = after
+        return changed
 
     def state(self):
         return org.state(self, self.config)
@@ -784,7 +776,7 @@ def main():
         changed |= organization.ensure_organizational_units()
         changed |= organization.ensure_accounts()
         changed |= organization.ensure_policies(desired)
-        changed |= organization.converge_security_services()
+        changed |= organization.ensure_security_services()
     except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:

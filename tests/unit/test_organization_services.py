@@ -139,15 +139,6 @@ def test_merged_bucket_policy_keeps_foreign_statements_and_replaces_ours():
 # --------------------------------------------- delegated administrators, moto
 
 
-def test_moto_rejects_some_delegated_admin_principals(org):
-    """Why securityhub and config.amazonaws.com are tested with Stubber below."""
-    client = org["client"]
-    for principal in ("securityhub.amazonaws.com", "config.amazonaws.com"):
-        client.enable_aws_service_access(ServicePrincipal=principal)
-        with pytest.raises(client.exceptions.InvalidInputException):
-            client.register_delegated_administrator(AccountId=org["member"], ServicePrincipal=principal)
-
-
 def _delegated(org):
     services_list = org["client"].list_delegated_services_for_account(AccountId=org["member"])["DelegatedServices"]
     return sorted(service["ServicePrincipal"] for service in services_list)
