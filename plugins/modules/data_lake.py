@@ -57,28 +57,14 @@ options:
         period a teardown schedules the key's deletion with.
     type: dict
     default: {}
-  environment:
-    description: Name of the environment; part of the ownership tags.
-    type: str
-    required: true
-  name_prefix:
-    description: Prefix of every resource name, C(mlops-<environment>) unless configured otherwise.
-    type: str
-    required: true
   flow_logs_retention_days:
     description:
       - Days the VPC flow logs delivered under C(vpc-flow-logs/) of the log bucket are kept (the
         network component's C(flow_logs.retention_days) with C(destination=s3)), enforced by the
         lifecycle rule C(mlops-vpc-flow-logs-retention). Omitted, the log bucket's lifecycle is not managed.
     type: int
-  tags:
-    description:
-      - Tags put on every bucket, KMS key and role this module manages, with the ownership tags
-        C(mlops.platform/managed), C(mlops.platform/environment) and C(mlops.platform/component).
-      - Tags set by others are left alone.
-    type: dict
-    default: {}
 extends_documentation_fragment:
+  - mlops.platform.component
   - mlops.platform.assume_role
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -49,23 +49,6 @@ options:
         defaults and validated before any AWS call, every problem reported with its dotted path.
     type: dict
     default: {}
-  environment:
-    description:
-      - Name of the environment; part of the ownership tags. Only resources tagged for this environment
-        and component are ever changed.
-    type: str
-    required: true
-  name_prefix:
-    description:
-      - Prefix of every resource name, as C(mlops_environment.name_prefix) or C(mlops-<environment>).
-    type: str
-    required: true
-  tags:
-    description:
-      - Tags put on every resource this module creates, with the ownership tags. Missing or different
-        values are set; tags added by other tools are kept.
-    type: dict
-    default: {}
   vpc_id:
     description:
       - The environment's VPC, from the network component.
@@ -121,6 +104,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - mlops.platform.component
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - mlops.platform.assume_role

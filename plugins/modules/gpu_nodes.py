@@ -46,23 +46,6 @@ options:
         validated before any AWS call, every problem reported with its dotted path.
     type: dict
     default: {}
-  environment:
-    description:
-      - Name of the environment; part of the ownership tags. Only node groups tagged for this environment and
-        component are ever changed.
-    type: str
-    required: true
-  name_prefix:
-    description:
-      - Prefix of every resource name, as C(mlops_environment.name_prefix) or C(mlops-<environment>).
-    type: str
-    required: true
-  tags:
-    description:
-      - Tags put on every node group this module creates, with the ownership tags. Missing or different values
-        are set; tags added by other tools are kept.
-    type: dict
-    default: {}
   cluster_name:
     description:
       - The EKS cluster, from the eks component.
@@ -112,6 +95,7 @@ options:
     type: int
     default: 1800
 extends_documentation_fragment:
+  - mlops.platform.component
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - mlops.platform.assume_role

@@ -47,18 +47,6 @@ options:
         defaults and validated before any AWS call, every problem reported with its dotted path.
     type: dict
     default: {}
-  environment:
-    description: Name of the environment; part of the ownership tags.
-    type: str
-    required: true
-  name_prefix:
-    description: Prefix of every resource name (C(<prefix>-vpc), C(<prefix>-private-<az>), ...) and of the EKS cluster tag.
-    type: str
-    required: true
-  tags:
-    description: Tags put on every resource, under the ownership tags. Tags set by other tools are left alone.
-    type: dict
-    default: {}
   flow_logs_destination_arn:
     description:
       - S3 ARN of the data lake's log prefix (for example C(arn:aws:s3:::mlops-dev-lake-123456789012/vpc-flow-logs/)),
@@ -70,6 +58,7 @@ options:
     type: int
     default: 900
 extends_documentation_fragment:
+  - mlops.platform.component
   - mlops.platform.assume_role
   - amazon.aws.common.modules
   - amazon.aws.region.modules

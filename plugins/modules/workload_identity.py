@@ -57,24 +57,6 @@ options:
         before any AWS call, every problem reported with its dotted path.
     type: dict
     default: {}
-  environment:
-    description:
-      - Name of the environment; part of the ownership tags. Only roles and associations tagged for
-        this environment and component are ever changed.
-    type: str
-    required: true
-  name_prefix:
-    description:
-      - Prefix of every role name, as C(mlops_environment.name_prefix) or C(mlops-<environment>), and
-        of the environment's Secrets Manager secret names (C(<name_prefix>/<workload>/...)).
-    type: str
-    required: true
-  tags:
-    description:
-      - Tags put on every role and association this module creates, with the ownership tags. Missing
-        or different values are set; tags added by other tools are kept.
-    type: dict
-    default: {}
   identities:
     description:
       - The workloads to converge, by their name in the identity table.
@@ -127,6 +109,7 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
+  - mlops.platform.component
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - mlops.platform.assume_role

@@ -118,10 +118,13 @@ def test_an_empty_config_before_the_cluster_exists_reads_little_and_plans_nothin
 def test_documentation_matches_the_argument_spec():
     import yaml
 
-    documented = yaml.safe_load(module_under_test.DOCUMENTATION)["options"]
+    documentation = yaml.safe_load(module_under_test.DOCUMENTATION)
+    documented = documentation["options"]
     for option in ("cluster_name", "node_role_arn", "subnet_ids", "kubernetes_version", "prune", "wait",
-                   "wait_only", "wait_timeout", "config", "environment", "name_prefix", "tags"):
+                   "wait_only", "wait_timeout", "config"):
         assert option in documented, option
+    # environment, name_prefix and tags are documented once, in the doc fragment of component_argument_spec.
+    assert "mlops.platform.component" in documentation["extends_documentation_fragment"]
     assert documented["prune"]["default"] is True
     returned = yaml.safe_load(module_under_test.RETURN)
     assert set(returned["node_groups"]["contains"]) >= {
