@@ -164,9 +164,12 @@ lint: $(STAMP) ## ansible-lint (profile production), shellcheck
 sanity: $(STAMP) ## ansible-test sanity in its own venvs (see tools/sanity.sh)
 	ANSIBLE_TEST=$(BIN)/ansible-test tools/sanity.sh
 
+# Unit tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
+
 .PHONY: unit
 unit: $(STAMP) ## pytest tests/unit
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit
 
 .PHONY: integration
 integration: $(STAMP) $(MLFLOW_STAMP) k8s-build ## pytest tests/integration

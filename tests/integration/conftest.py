@@ -170,8 +170,16 @@ def warnings(result):
     return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
 
-# Figures of the fault and kill runs (test_faults.py), shown at the end of `make test`.
+# Figures of the fault and kill runs (test_faults.py), shown at the end of `make test`. A test
+# hands them over as a user property of its report (JSON text), which pytest-xdist carries from
+# the worker that ran the test to the process that writes the summary.
+FIGURES_PROPERTY = "mlops_fault_figures"
 FAULT_FIGURES = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        FAULT_FIGURES.extend(json.loads(value) for name, value in report.user_properties if name == FIGURES_PROPERTY)
 
 
 def pytest_terminal_summary(terminalreporter):

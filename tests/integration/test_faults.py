@@ -35,7 +35,7 @@ import time
 import pytest
 
 import census as census_module
-from conftest import FAULT_FIGURES, ROOT, Run, changed_tasks, extra_vars, playbook, run_playbook, started_stand_in
+from conftest import FIGURES_PROPERTY, ROOT, Run, changed_tasks, extra_vars, playbook, run_playbook, started_stand_in
 
 _spec = importlib.util.spec_from_file_location("aws_fault_proxy", os.path.join(ROOT, "tools", "aws_fault_proxy.py"))
 aws_fault_proxy = importlib.util.module_from_spec(_spec)
@@ -67,12 +67,22 @@ def run_variables(build_dir):
     return {"mlops_build_dir": str(build_dir), "mlops_local_kubeconfig": ""}
 
 
-def record(figures, tmp_path_factory):
-    """Keep a test's figures for the summary, print them, and write them beside the others."""
-    FAULT_FIGURES.append(figures)
-    print("\n" + json.dumps(figures, indent=1, default=str))
+def record(figures, request, tmp_path_factory):
+    """Hand a test's figures to the end-of-run summary (through the test's report, which
+    pytest-xdist carries from its worker), print them, and write them beside the others."""
+    text = json.dumps(figures, indent=1, default=str)
+    request.node.user_properties.append((FIGURES_PROPERTY, text))
+    print("\n" + text)
     path = tmp_path_factory.getbasetemp() / "faults.json"
-    path.write_text(json.dumps(FAULT_FIGURES, indent=1, default=str))
+    recorded = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps(recorded + [json.loads(text)], indent=1))
+
+
+def record_reference(reference, request, tmp_path_factory):
+    """The clean converge's figures, recorded with the first test of this process that uses them."""
+    if not reference.get("recorded"):
+        reference["recorded"] = True
+        record(reference["figures"], request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +98,14 @@ def reference(tmp_path_factory):
             stats = proxy.stats()
         census = census_module.census(port)
     creates = [operation for operation in stats["succeeded"] if CREATE.match(operation)]
-    FAULT_FIGURES.append({"test": "clean reference converge", "seconds": round(seconds, 1),
-                          "requests": stats["requests"], "creates": {op: stats["succeeded"][op] for op in creates}})
-    return {"census": census, "stats": stats, "creates": creates, "seconds": seconds}
+    figures = {"test": "clean reference converge", "seconds": round(seconds, 1), "requests": stats["requests"],
+               "creates": {op: stats["succeeded"][op] for op in creates}}
+    return {"census": census, "stats": stats, "creates": creates, "seconds": seconds, "figures": figures}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_faulted_converges_end_as_a_clean_converge(seed, reference, tmp_path_factory):
+def test_faulted_converges_end_as_a_clean_converge(seed, reference, request, tmp_path_factory):
+    record_reference(reference, request, tmp_path_factory)
     figures = {"test": "faults", "seed": seed, "rate": RATE, "runs": []}
     problems = []
     state = tmp_path_factory.mktemp("faults-%d" % seed)
@@ -130,7 +141,7 @@ def test_faulted_converges_end_as_a_clean_converge(seed, reference, tmp_path_fac
                     clean.rc, clean.recap, changed_tasks(clean), _failure(clean)))
         figures["runs_needed"] = len([run for run in figures["runs"] if run["faulted"]])
         figures["duplicates"] = census_module.duplicates(reference["census"], faulted_census)
-    record(figures, tmp_path_factory)
+    record(figures, request, tmp_path_factory)
     assert not problems, "seed %d:\n%s" % (seed, "\n".join(problems))
 
 
@@ -141,7 +152,7 @@ def _kill_points(reference):
     return list(reference["creates"])
 
 
-def test_killed_converges_resume_to_a_clean_converge(reference, tmp_path_factory):
+def test_killed_converges_resume_to_a_clean_converge(reference, request, tmp_path_factory):
     """One stand-in, killed after each kind of create in turn; the next run resumes (and is killed at the next).
 
     A resumed run that fails is a bug of the kill before it; the chain then goes on from a
@@ -150,6 +161,7 @@ def test_killed_converges_resume_to_a_clean_converge(reference, tmp_path_factory
     appeared, so a leftover at the end is traced to its kill point; what a later run
     adopted (an account not yet moved, a gateway not yet attached) is not a leftover.
     """
+    record_reference(reference, request, tmp_path_factory)
     points = _kill_points(reference)
     if not points:
         pytest.skip("MLOPS_KILL_POINTS=none")
@@ -192,7 +204,7 @@ def test_killed_converges_resume_to_a_clean_converge(reference, tmp_path_factory
         problems.extend("at the end: " + line for line in figures["differences_at_end"])
     figures["kill_events"] = [json.loads(line)["operation"] for line in events.read_text().splitlines()] \
         if events.exists() else []
-    record(figures, tmp_path_factory)
+    record(figures, request, tmp_path_factory)
     assert not problems, "\n".join(problems)
 
 

@@ -11,11 +11,12 @@ chain (cluster, then node groups), not the sum of all waits.
 """
 
 import importlib.util
+import json
 import os
 import sys
 import time
 
-from conftest import FAULT_FIGURES, ROOT, extra_vars, run_playbook, started_stand_in
+from conftest import FIGURES_PROPERTY, ROOT, extra_vars, run_playbook, started_stand_in
 
 _spec = importlib.util.spec_from_file_location("aws_fault_proxy", os.path.join(ROOT, "tools", "aws_fault_proxy.py"))
 aws_fault_proxy = importlib.util.module_from_spec(_spec)
@@ -46,7 +47,7 @@ def union_length(intervals):
     return total
 
 
-def test_cluster_database_and_node_group_waits_overlap(tmp_path):
+def test_cluster_database_and_node_group_waits_overlap(tmp_path, request):
     with started_stand_in(tmp_path / "stand-in") as port:
         with aws_fault_proxy.FaultProxy("http://127.0.0.1:%d" % port, settle=SETTLE) as proxy:
             started = time.monotonic()
@@ -73,7 +74,7 @@ def test_cluster_database_and_node_group_waits_overlap(tmp_path):
                "play_waiting_window": round(waiting, 1), "converge_seconds": round(seconds, 1),
                "database_seen_creating": next(wait["pending_answers"] for wait in waits
                                               if wait["create"] == "rds:CreateDBInstance")}
-    FAULT_FIGURES.append(figures)
+    request.node.user_properties.append((FIGURES_PROPERTY, json.dumps(figures)))
     print(figures)
 
     # The database was created while the cluster was: its whole wait hides in the cluster's.
