@@ -20,7 +20,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
 
@@ -183,7 +183,7 @@ def test_check_mode_on_an_empty_account_predicts_without_writing(orgs, capsys, a
     result = converged(capsys, config_with(**BASE), check_mode=True)
     assert result["changed"] and writes(api_calls) == []
     after = result["diff"]["after"]
-    assert after["accounts"]["dev"] == {"id": module_under_test.UNKNOWN, "email": "aws+dev@example.com",
+    assert after["accounts"]["dev"] == {"id": UNKNOWN, "email": "aws+dev@example.com",
                                         "organizational_unit": "Workloads/NonProduction",
                                         "tags": {"Project": "test", "mlops.platform/managed": "true"}}
     assert after["policies"]["mlops-deny-root-user"]["targets"] == ["Root"]
@@ -537,7 +537,7 @@ def test_security_services_organization_configuration_converges_once(security_aw
     rc, planned = run_security(capsys, check_mode=True)
     assert rc == 0 and planned["changed"] and writes(api_calls) == []
     wanted = {"securityhub": {"eu-west-1": {"enabled": True, "auto_enable": True, "auto_enable_standards": "DEFAULT"}},
-              "guardduty": {"eu-west-1": {"detector_id": module_under_test.UNKNOWN,
+              "guardduty": {"eu-west-1": {"detector_id": UNKNOWN,
                                           "auto_enable_organization_members": "NEW"}}}
     assert planned["diff"]["after"]["security_services"]["organization_configuration"] == wanted
 
