@@ -711,9 +711,15 @@ DELEGATED_SERVICES = [
 ]
 TRAIL_NAME = "mlops-organization-trail"
 
+# What a new account's services answer for a while after CreateAccount, while AWS activates
+# them (the environment's account is waited for by account_info, see site.yml).
+NEW_ACCOUNT_ERRORS = ["OptInRequired", "SubscriptionRequiredException"]
+
 # Only for the calls that wait on a change made moments before.
 _ADMIN_RETRY = settling_retry(*ADMIN_PROPAGATION_ERRORS)
 _TRAIL_RETRY = settling_retry(*TRAIL_PROPAGATION_ERRORS)
+# The first read of each service in a security account this run created (or found in flight).
+_NEW_ACCOUNT_RETRY = settling_retry(*NEW_ACCOUNT_ERRORS)
 
 
 def trail_bucket_name(management_account_id):
@@ -765,7 +771,8 @@ class SecurityServices:
                     live.client, account_id, DELEGATED_SERVICES, self.check_mode))
                 changed |= self.record("regional_administrators", *converge_regional_administrators(
                     clients, account_id, self.check_mode, designated))
-                changed |= self.ensure_organization_configurations(account_id, designated)
+                changed |= self.ensure_organization_configurations(account_id, designated,
+                                                                   new=security in live.new_accounts)
         if self.config["organization_trail"]:
             management = live.organization["MasterAccountId"]
             if unknown:
@@ -788,38 +795,55 @@ class SecurityServices:
             changed |= self.record("organization_trail", *trail)
         return changed
 
-    def ensure_organization_configurations(self, account_id, designated):
+    def ensure_organization_configurations(self, account_id, designated, new=False):
         """Security Hub's and GuardDuty's organization configuration, made where the services
         require it: in the security account ``account_id`` (through its access role), in each
         region, once the account is the administrator there. ``designated`` is what
         read_regional_administrators found before this run's designations; a region the
         account administers only from this run on is read with the settling retry. Without an
-        account (None) or its designation (in check mode), the configuration is planned, not read."""
+        account (None) or its designation (in check mode), the configuration is planned, not read.
+        In a ``new`` account (made by this run, or found in flight), each service's read is retried
+        on ``NEW_ACCOUNT_ERRORS`` as long as the settling retry lasts; then the run stops with the
+        account's path. An account that existed before the run is not waited for."""
         settings = self.config["security_services"]
         role_arn = None if account_id is None else org.account_role_arn(
             account_id, self.module.params["access_role_name"], self.live.partition())
         changed, before, after = False, {}, {}
         for region in self.regions():
             for service, read, converge in ORGANIZATION_CONFIGURATIONS:
-                client = once = current = None
-                if account_id is not None and (designated.get((service, region)) or not self.check_mode):
-                    retry = self.live.retry if designated.get((service, region)) else _ADMIN_RETRY
-                    try:
-                        client = self.module.role_client(role_arn, service, retry_decorator=retry, region=region)
-                    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-                        raise config_error("security_account", "could not enter the security account through %s: %s"
-                                           % (role_arn, exc))
-                    current = read(client)
-                    once = functools.partial(self.module.role_client, role_arn, service, once=True, region=region)
                 try:
-                    one_changed, one_before, one_after = converge(client, once, settings, self.live.tags,
-                                                                  self.check_mode or client is None, current)
-                except CentralConfiguration as exc:
-                    raise config_error("security_services.auto_enable", "%s in %s: %s" % (service, region, exc))
+                    one_changed, one_before, one_after = self._configure(
+                        service, region, read, converge, settings, account_id, role_arn, designated, new)
+                except is_boto3_error_code(NEW_ACCOUNT_ERRORS) as exc:
+                    if not new:
+                        raise
+                    raise config_error("accounts.%s" % self.config["security_account"], (
+                        "the new account %s still answered %s from %s in %s after about two minutes, while AWS "
+                        "activates its services; re-run once they answer" % (
+                            account_id, exc.response["Error"]["Code"], service, region)))
                 changed |= one_changed
                 before.setdefault(service, {})[region] = one_before
                 after.setdefault(service, {})[region] = one_after
         return self.record("organization_configuration", changed, before, after)
+
+    def _configure(self, service, region, read, converge, settings, account_id, role_arn, designated, new):
+        """One service's organization configuration in one region: (changed, before, after)."""
+        client = once = current = None
+        if account_id is not None and (designated.get((service, region)) or not self.check_mode):
+            retry = self.live.retry if designated.get((service, region)) else _ADMIN_RETRY
+            try:
+                client = self.module.role_client(role_arn, service, retry_decorator=retry, region=region)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise config_error("security_account", "could not enter the security account through %s: %s"
+                                   % (role_arn, exc))
+            # The read as a whole is retried on what a new account's services answer until AWS has
+            # activated them; its calls keep their own retries (the reads page through theirs).
+            current = (_NEW_ACCOUNT_RETRY(read) if new else read)(client)
+            once = functools.partial(self.module.role_client, role_arn, service, once=True, region=region)
+        try:
+            return converge(client, once, settings, self.live.tags, self.check_mode or client is None, current)
+        except CentralConfiguration as exc:
+            raise config_error("security_services.auto_enable", "%s in %s: %s" % (service, region, exc))
 
     def trail_region(self):
         """The organization trail's home region: configured, else the first allowed region,

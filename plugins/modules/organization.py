@@ -88,6 +88,11 @@ notes:
   - A new account is waited for until its access role can be assumed (AWS refuses
     AssumeRole for a short while after CreateAccount succeeds), at most 5 minutes, so the
     environment's play can enter it right after this module.
+  - A security account that is new (created by this run, or its creation found in flight) may see its
+    Security Hub and GuardDuty answer C(SubscriptionRequiredException) or C(OptInRequired) while AWS
+    activates its services; each service's first read there is retried on those codes for about two
+    minutes, then the run stops with the path C(config.accounts.<name>) of that account (a re-run goes on
+    from there). An account that existed before the run is not waited for.
   - With C(config.organization_trail), an organization CloudTrail C(mlops-organization-trail)
     (all regions, log file validation) writes to the bucket
     C(mlops-organization-trail-<management account id>), which is TLS-only, SSE-KMS
