@@ -87,7 +87,7 @@ NEW_ACCOUNT_SESSION_NAME = "mlops-platform-new-account-check"
 
 # --- views of the organization as read (and converged): no AWS call, no module -------------------
 #
-# ``live`` is the module's Organization: ``organization`` (DescribeOrganization, None before it
+# ``live`` is organization_resources.Organization: ``organization`` (DescribeOrganization, None before it
 # exists), ``root_id``, ``ous`` (path -> id), ``ou_tags``, ``accounts`` (lower e-mail ->
 # ListAccounts entry, with ``Tags``), ``parents`` (account id -> path), ``policies`` and ``tags``.
 

@@ -3,9 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Security services of the organization baseline: trusted access, delegated
 administrators (in Organizations, and per region on the Security Hub and GuardDuty
-APIs) and the organization CloudTrail with its log bucket.
+APIs), Security Hub's and GuardDuty's organization configuration in the security account,
+and the organization CloudTrail with its log bucket and key.
 
-Called by the ``organization`` module from the management account.
+Called by the ``organization`` module from the management account, through
+``SecurityServices`` (at the end), which runs the ``converge_*`` functions below on the
+live organization (``organization_resources.Organization``) and keeps their diffs.
 
 Conventions, the same for every ``converge_*`` function:
 
@@ -29,6 +32,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing SDK
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
@@ -37,6 +47,9 @@ from ansible_collections.mlops.platform.plugins.module_utils.aws import client_t
 from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once
 from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate
 from ansible_collections.mlops.platform.plugins.module_utils.aws import partition_of
+from ansible_collections.mlops.platform.plugins.module_utils.aws import settling_retry
+from ansible_collections.mlops.platform.plugins.module_utils import organization as org
+from ansible_collections.mlops.platform.plugins.module_utils.organization_resources import config_error
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN, managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import create_bucket, kms_encryption, merged_policy
@@ -685,3 +698,165 @@ def converge_organization_trail(cloudtrail, s3, sts_account_id, organization_id,
     before.update(bucket=bucket_before, trail=current_trail)
     after.update(bucket=bucket_after, trail=trail_after)
     return key_changed or bucket_changed or trail_changed, before, after
+
+
+# ---------------------------------------- the security services of the organization baseline
+
+# Services whose organization-wide administration is delegated to the security account.
+DELEGATED_SERVICES = [
+    "securityhub.amazonaws.com",
+    "guardduty.amazonaws.com",
+    "config.amazonaws.com",
+    "config-multiaccountsetup.amazonaws.com",
+]
+TRAIL_NAME = "mlops-organization-trail"
+
+# What a new account's services answer for a while after CreateAccount, while AWS activates
+# them (the environment's account is waited for by account_info, see site.yml).
+NEW_ACCOUNT_ERRORS = ["OptInRequired", "SubscriptionRequiredException"]
+
+# Only for the calls that wait on a change made moments before.
+_ADMIN_RETRY = settling_retry(*ADMIN_PROPAGATION_ERRORS)
+_TRAIL_RETRY = settling_retry(*TRAIL_PROPAGATION_ERRORS)
+# The first read of each service in a security account this run created (or found in flight).
+_NEW_ACCOUNT_RETRY = settling_retry(*NEW_ACCOUNT_ERRORS)
+
+
+def trail_bucket_name(management_account_id):
+    """The organization trail's log bucket: one per organization, unique through the account id."""
+    return "mlops-organization-trail-%s" % management_account_id
+
+
+class SecurityServices:
+    """The security services of the live organization (``organization_resources.Organization``),
+    converged from the management account with the functions above: the security account's
+    delegated administrations and designations, Security Hub's and GuardDuty's organization
+    configuration in that account, the organization trail with its bucket and key.
+    ``before``/``after`` hold each part's diff, by part."""
+
+    def __init__(self, live):
+        self.live = live
+        self.module = live.module
+        self.config = live.config
+        self.check_mode = live.check_mode
+        self.before = {}
+        self.after = {}
+
+    def ensure(self):
+        """Delegated administrators for the security services, their organization configuration;
+        the organization trail, its bucket and its key. True when something changed."""
+        live = self.live
+        changed = False
+        unknown = live.organization["Id"] == UNKNOWN
+        security = self.config["security_account"]
+        if security:
+            account_id = live.accounts[self.config["accounts"][security]["email"].lower()]["Id"]
+            regions = self.regions()
+            if unknown or account_id == UNKNOWN:
+                changed = True  # nothing to read yet: everything will be created
+                self.after["delegated_administrators"] = {"account_id": account_id,
+                                                          "delegated_services": sorted(DELEGATED_SERVICES)}
+                self.after["regional_administrators"] = {
+                    service: {region: account_id for region in regions}
+                    for service in sorted(REGIONAL_ADMIN_SERVICES)}
+                changed |= self.ensure_organization_configurations(None, {})
+            else:
+                clients = {(service, region): self.module.client(service, retry_decorator=_ADMIN_RETRY, region=region)
+                           for service in REGIONAL_ADMIN_SERVICES for region in regions}
+                try:  # every region is read before anything is registered or designated
+                    designated = read_regional_administrators(clients, account_id)
+                except AdministratorConflict as exc:
+                    raise config_error("security_account", str(exc))
+                changed |= self.record("delegated_administrators", *converge_delegated_administrators(
+                    live.client, account_id, DELEGATED_SERVICES, self.check_mode))
+                changed |= self.record("regional_administrators", *converge_regional_administrators(
+                    clients, account_id, self.check_mode, designated))
+                changed |= self.ensure_organization_configurations(account_id, designated,
+                                                                   new=security in live.new_accounts)
+        if self.config["organization_trail"]:
+            management = live.organization["MasterAccountId"]
+            if unknown:
+                self.after["organization_trail"] = {"trail": TRAIL_NAME}
+                return True
+            changed |= self.record("trusted_service_access", *converge_trusted_service_access(
+                live.client, [CLOUDTRAIL_PRINCIPAL], self.check_mode))
+            region = self.trail_region()
+            try:
+                trail = converge_organization_trail(
+                    self.module.client("cloudtrail", retry_decorator=_TRAIL_RETRY, region=region),
+                    self.module.client("s3", retry_decorator=live.retry, region=region),
+                    management, live.organization["Id"], region, TRAIL_NAME,
+                    trail_bucket_name(management), live.tags, self.check_mode,
+                    s3_once=self.module.once_client("s3", region),
+                    warn=self.module.warn,
+                    kms_key=trail_key(self.module, region, management, TRAIL_NAME, live.tags))
+            except TrailElsewhere as exc:
+                raise config_error("trail_region", str(exc))
+            changed |= self.record("organization_trail", *trail)
+        return changed
+
+    def ensure_organization_configurations(self, account_id, designated, new=False):
+        """Security Hub's and GuardDuty's organization configuration, made where the services
+        require it: in the security account ``account_id`` (through its access role), in each
+        region, once the account is the administrator there. ``designated`` is what
+        read_regional_administrators found before this run's designations; a region the
+        account administers only from this run on is read with the settling retry. Without an
+        account (None) or its designation (in check mode), the configuration is planned, not read.
+        In a ``new`` account (made by this run, or found in flight), each service's read is retried
+        on ``NEW_ACCOUNT_ERRORS`` as long as the settling retry lasts; then the run stops with the
+        account's path. An account that existed before the run is not waited for."""
+        settings = self.config["security_services"]
+        role_arn = None if account_id is None else org.account_role_arn(
+            account_id, self.module.params["access_role_name"], self.live.partition())
+        changed, before, after = False, {}, {}
+        for region in self.regions():
+            for service, read, converge in ORGANIZATION_CONFIGURATIONS:
+                try:
+                    one_changed, one_before, one_after = self._configure(
+                        service, region, read, converge, settings, account_id, role_arn, designated, new)
+                except is_boto3_error_code(NEW_ACCOUNT_ERRORS) as exc:
+                    if not new:
+                        raise
+                    raise config_error("accounts.%s" % self.config["security_account"], (
+                        "the new account %s still answered %s from %s in %s after about two minutes, while AWS "
+                        "activates its services; re-run once they answer" % (
+                            account_id, exc.response["Error"]["Code"], service, region)))
+                changed |= one_changed
+                before.setdefault(service, {})[region] = one_before
+                after.setdefault(service, {})[region] = one_after
+        return self.record("organization_configuration", changed, before, after)
+
+    def _configure(self, service, region, read, converge, settings, account_id, role_arn, designated, new):
+        """One service's organization configuration in one region: (changed, before, after)."""
+        client = once = current = None
+        if account_id is not None and (designated.get((service, region)) or not self.check_mode):
+            retry = self.live.retry if designated.get((service, region)) else _ADMIN_RETRY
+            try:
+                client = self.module.role_client(role_arn, service, retry_decorator=retry, region=region)
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                raise config_error("security_account", "could not enter the security account through %s: %s"
+                                   % (role_arn, exc))
+            # The read as a whole is retried on what a new account's services answer until AWS has
+            # activated them; its calls keep their own retries (the reads page through theirs).
+            current = (_NEW_ACCOUNT_RETRY(read) if new else read)(client)
+            once = functools.partial(self.module.role_client, role_arn, service, once=True, region=region)
+        try:
+            return converge(client, once, settings, self.live.tags, self.check_mode or client is None, current)
+        except CentralConfiguration as exc:
+            raise config_error("security_services.auto_enable", "%s in %s: %s" % (service, region, exc))
+
+    def trail_region(self):
+        """The organization trail's home region: configured, else the first allowed region,
+        else the run's region."""
+        return self.config["trail_region"] or (self.config["allowed_regions"] or [self.module.region])[0]
+
+    def regions(self):
+        """Where Security Hub and GuardDuty get their administrator: the regions the
+        organization allows, or the run's region when it sets no allow-list."""
+        return self.config["allowed_regions"] or [self.module.region]
+
+    def record(self, key, changed, before, after):
+        """Keeps a security service's before and after for the diff; returns its ``changed``."""
+        self.before[key] = before
+        self.after[key] = after
+        return changed

@@ -6,10 +6,13 @@ driven with botocore's Stubber, which checks every request against the real API 
 still runs, its clients replaced by the stubbed ones.
 """
 
+import collections
 import copy
 import json
+import re
 
 import boto3
+import botocore.client
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -20,7 +23,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.mlops.platform.plugins.module_utils import organization as org
 from ansible_collections.mlops.platform.plugins.module_utils.aws import MlopsAWSModule
-from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG
+from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import ORGANIZATION
 from ansible_collections.mlops.platform.plugins.modules import organization as module_under_test
 
@@ -183,7 +186,7 @@ def test_check_mode_on_an_empty_account_predicts_without_writing(orgs, capsys, a
     result = converged(capsys, config_with(**BASE), check_mode=True)
     assert result["changed"] and writes(api_calls) == []
     after = result["diff"]["after"]
-    assert after["accounts"]["dev"] == {"id": module_under_test.UNKNOWN, "email": "aws+dev@example.com",
+    assert after["accounts"]["dev"] == {"id": UNKNOWN, "email": "aws+dev@example.com",
                                         "organizational_unit": "Workloads/NonProduction",
                                         "tags": {"Project": "test", "mlops.platform/managed": "true"}}
     assert after["policies"]["mlops-deny-root-user"]["targets"] == ["Root"]
@@ -537,7 +540,7 @@ def test_security_services_organization_configuration_converges_once(security_aw
     rc, planned = run_security(capsys, check_mode=True)
     assert rc == 0 and planned["changed"] and writes(api_calls) == []
     wanted = {"securityhub": {"eu-west-1": {"enabled": True, "auto_enable": True, "auto_enable_standards": "DEFAULT"}},
-              "guardduty": {"eu-west-1": {"detector_id": module_under_test.UNKNOWN,
+              "guardduty": {"eu-west-1": {"detector_id": UNKNOWN,
                                           "auto_enable_organization_members": "NEW"}}}
     assert planned["diff"]["after"]["security_services"]["organization_configuration"] == wanted
 
@@ -589,3 +592,72 @@ def test_a_bad_auto_enable_is_refused_with_its_path_before_any_call(security_aws
     rc, result = run_security(capsys, security_services={"auto_enable": "always"})
     assert rc == 1 and api_calls == []
     assert "config.security_services.auto_enable: 'always' is not one of new, all, none" in result["msg"]
+
+
+# --- a new security account's services, still being activated -------------------------------------
+
+@pytest.fixture(name="inactive_services")
+def inactive_services_fixture(monkeypatch):
+    """Calls answering as a new account's services do while AWS activates them:
+    ``inactive_services("DescribeHub", "SubscriptionRequiredException", times=2)`` (``times=None``: every
+    call); the refused calls are returned by operation. The settling retry without its pauses."""
+    from botocore.exceptions import ClientError
+
+    from ansible_collections.amazon.aws.plugins.module_utils import cloud
+
+    monkeypatch.setattr(cloud.time, "sleep", lambda seconds: None)
+    make_api_call = botocore.client.BaseClient._make_api_call
+    pending = {}
+    refused = collections.defaultdict(int)
+
+    def refusing(client, operation, params):
+        code, times = pending.get(operation, (None, 0))
+        if code and times != 0:
+            pending[operation] = (code, None if times is None else times - 1)
+            refused[operation] += 1
+            raise ClientError({"Error": {"Code": code, "Message": "The AWS Access Key Id needs a subscription "
+                                         "for the service"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refusing)
+
+    def arm(operation, code, times=None):
+        pending[operation] = (code, times)
+        return refused
+
+    return arm
+
+
+def test_a_new_security_accounts_services_are_waited_for(security_aws, capsys, inactive_services):
+    """The security account made by this run: Security Hub and GuardDuty there answer
+    SubscriptionRequiredException / OptInRequired for a while; that is waited out, bounded."""
+    inactive_services("DescribeHub", "SubscriptionRequiredException", times=2)
+    refused = inactive_services("ListDetectors", "OptInRequired", times=1)
+    rc, result = run_security(capsys)
+    assert rc == 0, result.get("msg")
+    assert refused == {"DescribeHub": 2, "ListDetectors": 1}
+    configured = result["diff"]["after"]["security_services"]["organization_configuration"]
+    assert configured["securityhub"]["eu-west-1"]["auto_enable"]
+    assert configured["guardduty"]["eu-west-1"]["detector_id"] != UNKNOWN
+
+
+def test_a_new_security_account_whose_services_stay_inactive_is_reported_with_its_path(
+        security_aws, capsys, inactive_services, api_calls):
+    """The wait is bounded: still refused after it, the run stops with the account's path,
+    before anything is written in the account."""
+    refused = inactive_services("DescribeHub", "SubscriptionRequiredException")
+    rc, result = run_security(capsys)
+    assert rc == 1 and refused["DescribeHub"] == 8  # the settling retry's bound: eight attempts
+    assert re.match(r"config\.accounts\.security: the new account [0-9]{12} still answered "
+                    r"SubscriptionRequiredException from securityhub in eu-west-1 after about two minutes", result["msg"])
+    assert "EnableSecurityHub" not in writes(api_calls) and "CreateDetector" not in writes(api_calls)
+
+
+def test_an_existing_security_account_is_not_waited_for(security_aws, capsys, inactive_services):
+    """The wait is for a new account only: an account that existed before the run and answers
+    SubscriptionRequiredException is reported at once, as any other refusal."""
+    assert run_security(capsys)[0] == 0
+    refused = inactive_services("DescribeHub", "SubscriptionRequiredException")
+    rc, result = run_security(capsys)
+    assert rc == 1 and refused == {"DescribeHub": 1}
+    assert result["msg"].startswith("Could not converge the organization")
