@@ -204,7 +204,6 @@ except ImportError:
     pass  # handled by MlopsAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
@@ -326,9 +325,8 @@ class DataLake:
             except is_boto3_error_code("ReplicationConfigurationNotFoundError"):
                 state["replication"] = None
         if spec["prefixes"]:
-            pages = paginated_query_with_retries(s3, "list_objects_v2", retry_decorator=AWS_RETRY,
-                                                 Bucket=name, Delimiter="/", MaxKeys=1000)
-            state["prefixes"] = set(entry["Prefix"] for entry in pages.get("CommonPrefixes") or [])
+            state["prefixes"] = set(entry["Prefix"] for entry in paginate(
+                s3, "list_objects_v2", "CommonPrefixes", Bucket=name, Delimiter="/", MaxKeys=1000))
         return state
 
     def desired_versioning(self, spec, current):
