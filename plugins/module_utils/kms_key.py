@@ -34,7 +34,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, create_once, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned
-from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import merged_policy, policy_statements
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import merged_policy, policy_statements
 
 
 def _tag_list(tags):

@@ -11,7 +11,7 @@ import pytest
 from conftest import component_config, run_module, warnings, writes
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
-from ansible_collections.mlops.platform.plugins.module_utils import s3_bucket
+from ansible_collections.mlops.platform.plugins.module_utils import resource_policy
 from ansible_collections.mlops.platform.plugins.modules import data_lake as module_under_test
 
 REGION = "eu-west-1"
@@ -142,7 +142,7 @@ def test_policy_merge_keeps_foreign_statements_and_replaces_ours():
                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*" % LAKE}
     stale = {"Sid": "MlopsDataLakeSomethingOld", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
     ours = lake.lake_bucket_statements("aws", LAKE, "k")
-    merged = s3_bucket.merged_policy({"Statement": [foreign, stale]}, ours, lake.is_our_statement)
+    merged = resource_policy.merged_policy({"Statement": [foreign, stale]}, ours, lake.is_our_statement)
     assert merged["Statement"] == ours + [foreign]
     assert set(lake.our_statements(merged)) == {s["Sid"] for s in ours}
 
