@@ -1,9 +1,7 @@
 """The data lake: desired state and diffing, and the module converging moto's S3, KMS and IAM."""
 
 import copy
-import importlib.util
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -20,28 +18,6 @@ PREFIX = "mlops-test"
 LAKE = "mlops-test-lake-%s" % ACCOUNT
 LOGS = "mlops-test-lake-logs-%s" % ACCOUNT
 ZONES = ["raw", "processed", "features", "models", "artifacts"]
-
-
-@pytest.fixture
-def stand_in_corrections():
-    """The launcher's corrections of moto (tools/local_aws.py), applied in-process and undone after.
-
-    The in-process moto enforces bucket policies on object calls exactly as the server does,
-    so without them the lake's TLS-only Deny answers every marker PutObject with 403.
-    """
-    from moto.organizations.models import FakeDelegatedAdministrator
-    from moto.s3.models import FakeBucket
-
-    path = Path(__file__).resolve().parents[2] / "tools" / "local_aws.py"
-    spec = importlib.util.spec_from_file_location("mlops_local_aws", path)
-    launcher = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(launcher)
-    get_permission = FakeBucket.__dict__["get_permission"]
-    services = list(FakeDelegatedAdministrator.SUPPORTED_SERVICES)
-    launcher._apply_stand_in_corrections()
-    yield
-    FakeBucket.get_permission = get_permission
-    FakeDelegatedAdministrator.SUPPORTED_SERVICES[:] = services
 
 
 @pytest.fixture
