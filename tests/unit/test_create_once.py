@@ -99,7 +99,8 @@ def test_attempts_are_bounded():
     assert call.calls == aws.CREATE_ATTEMPTS
 
 
-def test_the_retry_policy_knows_every_services_throttling():
+def test_the_retry_policy_knows_every_services_throttling(monkeypatch):
+    monkeypatch.setattr(aws.time, "sleep", no_sleep)
     for code in ("ThrottlingException", "TooManyRequestsException", "SlowDown", "Throttling",
                  "RequestLimitExceeded", "ServiceUnavailableException"):
         attempts = []
@@ -192,7 +193,8 @@ def aws_env(aws):
     yield
 
 
-def test_the_retry_policy_rides_out_a_broken_connection_on_reads():
+def test_the_retry_policy_rides_out_a_broken_connection_on_reads(monkeypatch):
+    monkeypatch.setattr(aws.time, "sleep", no_sleep)
     attempts = []
 
     @aws.AWS_RETRY
