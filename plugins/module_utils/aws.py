@@ -78,8 +78,11 @@ AWS_RETRY = _Retry.jittered_backoff(
 
 
 def paginate(client, operation, key, retry=AWS_RETRY, **params):
-    """Every item under ``key`` of every page of ``operation``: amazon.aws's paginator, our retries."""
-    return paginated_query_with_retries(client, operation, retry_decorator=retry, **params)[key]
+    """Every item under ``key`` of every page of ``operation``: amazon.aws's paginator, our retries.
+
+    An answer without ``key`` on any page (ListObjectsV2's ``CommonPrefixes`` when there is
+    none: botocore's full result then leaves the key out) has no item: ``[]``."""
+    return paginated_query_with_retries(client, operation, retry_decorator=retry, **params).get(key, [])
 
 
 def settling_retry(*error_codes):
@@ -173,6 +176,17 @@ class CallCounter:
                 "by_operation": dict(sorted(self.by_operation.items()))}
 
 
+def _credential_params(credentials):
+    """boto3's credential arguments for an AssumeRole answer's ``Credentials``."""
+    return dict(aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"])
+
+
+def _no_retry_config():
+    """The botocore config of a client that never retries by itself (see :func:`create_once`)."""
+    return Config(retries={"total_max_attempts": 1})
+
+
 class MlopsAWSModule(AnsibleAWSModule):
     """``AnsibleAWSModule`` whose clients act in the account of ``assume_role``, when given.
 
@@ -213,7 +227,7 @@ class MlopsAWSModule(AnsibleAWSModule):
         """A client whose calls botocore never retries by itself: for :func:`create_once`."""
         key = (service, region)
         if key not in self._once_clients:
-            extra = {"config": Config(retries={"total_max_attempts": 1})}
+            extra = {"config": _no_retry_config()}
             if region:
                 extra["region"] = region
             self._once_clients[key] = self.client(service, **extra)
@@ -228,12 +242,10 @@ class MlopsAWSModule(AnsibleAWSModule):
         if role_arn not in self._other_role_credentials:
             credentials = self.client("sts", retry_decorator=AWS_RETRY).assume_role(
                 RoleArn=role_arn, RoleSessionName=DEFAULT_SESSION_NAME, aws_retry=True)["Credentials"]
-            self._other_role_credentials[role_arn] = dict(
-                aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"])
+            self._other_role_credentials[role_arn] = _credential_params(credentials)
         extra = dict(self._other_role_credentials[role_arn])
         if once:
-            extra["config"] = Config(retries={"total_max_attempts": 1})
+            extra["config"] = _no_retry_config()
         if region:
             extra["region"] = region
         client = super().client(service, retry_decorator=retry_decorator, **extra)
@@ -265,12 +277,7 @@ class MlopsAWSModule(AnsibleAWSModule):
         if not self.params.get("assume_role"):
             return {}
         if self._assumed_role_credentials is None:
-            credentials = self._assume_role()
-            self._assumed_role_credentials = dict(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-            )
+            self._assumed_role_credentials = _credential_params(self._assume_role())
         return dict(self._assumed_role_credentials)
 
     def _assume_role(self):
@@ -357,12 +364,14 @@ def _outcome(exc):
     return "failed"
 
 
-def _backoff(attempt):
-    # AWSRetry's jittered schedule: 0..min(30, 2**attempt) seconds.
-    return random.uniform(0, min(30, 2 ** attempt))
+def _pause(sleep, attempt):
+    """Wait before attempt ``attempt + 1``, on AWSRetry's jittered schedule (0..min(30, 2**attempt)
+    seconds), with ``sleep`` or else ``time.sleep`` as it is now: a test that patches time.sleep
+    reaches every wait of this file."""
+    (sleep or time.sleep)(random.uniform(0, min(30, 2 ** attempt)))
 
 
-def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), settling_codes=(), sleep=time.sleep):
+def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), settling_codes=(), sleep=None):
     """Make the create ``call()`` take effect at most once; return ``(response, found)``.
 
     ``call`` sends the create on a client that does not retry by itself
@@ -382,6 +391,8 @@ def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), settli
 
     ``settling_codes`` are refusals of a change made moments before that is not visible yet
     (``InvalidGroup.NotFound`` right after CreateSecurityGroup): not applied, sent again.
+
+    ``sleep`` waits between attempts; ``time.sleep``, looked up at each wait, when None.
     """
     uncertain = False
     for attempt in range(CREATE_ATTEMPTS):
@@ -406,11 +417,11 @@ def create_once(call, find, exists_codes=(), foreign=None, done_codes=(), settli
                 found = find()
                 if found is not None:
                     return None, found
-            sleep(_backoff(attempt))
+            _pause(sleep, attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def write_once(call, done_codes, settling_codes=(), sleep=time.sleep):
+def write_once(call, done_codes, settling_codes=(), sleep=None):
     """A write that AWS refuses with one of ``done_codes`` once it has taken effect
     (see :func:`create_once`); returns the answer, or None when it had taken effect."""
     return create_once(call, lambda: None, done_codes=done_codes, settling_codes=settling_codes, sleep=sleep)[0]
@@ -419,7 +430,7 @@ def write_once(call, done_codes, settling_codes=(), sleep=time.sleep):
 WAIT_ATTEMPTS = 5
 
 
-def wait_until(waiter, sleep=time.sleep, **params):
+def wait_until(waiter, sleep=None, **params):
     """``waiter.wait(**params)`` for a botocore waiter, which gives up at the first throttling,
     server error or broken connection of any poll: such an end says nothing of the resource,
     so the wait is started again (at most WAIT_ATTEMPTS times, with backoff). Any other end
@@ -434,7 +445,7 @@ def wait_until(waiter, sleep=time.sleep, **params):
         except _CONNECTION_ERRORS:
             if attempt == WAIT_ATTEMPTS - 1:
                 raise
-        sleep(_backoff(attempt))
+        _pause(sleep, attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -27,7 +27,8 @@ from ansible_collections.mlops.platform.plugins.module_utils import config_schem
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
-from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import POLICY_VERSION, SSE_KMS, policy_statements
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import POLICY_VERSION, policy_statements
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import SSE_KMS
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK, deny_insecure_transport
 
 COMPONENT = "data_lake"

@@ -18,11 +18,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, client_token, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, client_token, create_once, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned
 
 
@@ -45,8 +44,7 @@ class GeneratedSecrets:
         self.live = {}  # by name: ListSecrets' entry, its tags as a dict under "tags"
 
     def read(self):
-        listed = paginated_query_with_retries(self.client, "list_secrets", retry_decorator=AWS_RETRY,
-                                              Filters=[{"Key": "name", "Values": [self.prefix]}])["SecretList"]
+        listed = paginate(self.client, "list_secrets", "SecretList", Filters=[{"Key": "name", "Values": [self.prefix]}])
         self.live = dict((secret["Name"], dict(secret, tags=boto3_tag_list_to_ansible_dict(secret.get("Tags", []))))
                          for secret in listed if secret["Name"].startswith(self.prefix))
         return self.live

@@ -41,12 +41,11 @@ __metaclass__ = type
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, create_once, wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.aws import create_once, paginate, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, managed_tags
 
 
@@ -92,8 +91,7 @@ class ComponentRoles:
             return None
 
     def _attached_policy_arns(self, name):
-        attached = paginated_query_with_retries(self.iam, "list_attached_role_policies", retry_decorator=AWS_RETRY,
-                                                RoleName=name)["AttachedPolicies"]
+        attached = paginate(self.iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
         return sorted(policy["PolicyArn"] for policy in attached)
 
     def _find_owned(self, name):
@@ -237,8 +235,7 @@ class ComponentRoles:
             return False, None, None
         before = {"name": name, "arn": role["Arn"]}
         if not self.check_mode:
-            inline = paginated_query_with_retries(self.iam, "list_role_policies", retry_decorator=AWS_RETRY,
-                                                  RoleName=name)["PolicyNames"]
+            inline = paginate(self.iam, "list_role_policies", "PolicyNames", RoleName=name)
             for policy in inline:
                 self.iam.delete_role_policy(RoleName=name, PolicyName=policy, aws_retry=True)
             for policy_arn in self._attached_policy_arns(name):

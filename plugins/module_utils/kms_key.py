@@ -27,15 +27,14 @@ except ImportError:
     pass  # AnsibleAWSModule reports the missing SDK
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, create_once
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, create_once, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned
-from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import merged_policy, policy_statements
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import merged_policy, policy_statements
 
 
 def _tag_list(tags):
@@ -114,15 +113,15 @@ class ComponentKey:
         return merged_policy(current, self.policy, lambda statement: statement.get("Sid") in sids)
 
     def key_tags(self, key_id):
-        return boto3_tag_list_to_ansible_dict(paginated_query_with_retries(
-            self.kms, "list_resource_tags", retry_decorator=AWS_RETRY, KeyId=key_id)["Tags"], "TagKey", "TagValue")
+        return boto3_tag_list_to_ansible_dict(paginate(self.kms, "list_resource_tags", "Tags", KeyId=key_id),
+                                              "TagKey", "TagValue")
 
     def find_unaliased(self):
         """An enabled key of ours carrying this alias as its key tag, whose alias is missing.
 
         Only reached when the alias does not exist (a first run, or one after an interruption),
         so a converged environment never pays for the scan."""
-        for entry in paginated_query_with_retries(self.kms, "list_keys", retry_decorator=AWS_RETRY)["Keys"]:
+        for entry in paginate(self.kms, "list_keys", "Keys"):
             try:
                 tags = self.key_tags(entry["KeyId"])
             except ClientError:

@@ -68,9 +68,8 @@ except ImportError:  # pragma: no cover - handled by AnsibleAWSModule
     pass
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, create_once, wait_until
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, is_unknown, managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.eks import minor_version
@@ -254,8 +253,7 @@ class NodeGroups:
             # DescribeCluster settles it.
             return []
         try:
-            names = paginated_query_with_retries(self.eks, "list_nodegroups", retry_decorator=AWS_RETRY,
-                                                 clusterName=self.cluster_name)["nodegroups"]
+            names = paginate(self.eks, "list_nodegroups", "nodegroups", clusterName=self.cluster_name)
         except is_boto3_error_code("ResourceNotFoundException"):
             return []  # no cluster, no groups
         return sorted(name for name in names if name.startswith(prefix) and self.owned(self._live(name)))

@@ -30,11 +30,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, create_once, wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import merged_policy
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import OBJECT_OWNERSHIP
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import PUBLIC_ACCESS_BLOCK
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import read_bucket_settings
 
-POLICY_VERSION = "2012-10-17"
 SSE_S3 = "AES256"
 SSE_KMS = "aws:kms"
 
@@ -74,25 +74,6 @@ def encryption_request(state):
     if state["kms_key"]:
         default["KMSMasterKeyID"] = state["kms_key"]
     return {"Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": state["bucket_key"]}]}
-
-
-# ---------------------------------------------------------------- policy
-
-
-def policy_statements(policy):
-    """The statements of a policy document (or None) as a list."""
-    statements = (policy or {}).get("Statement") or []
-    return [statements] if isinstance(statements, dict) else list(statements)
-
-
-def merged_policy(current, statements, is_ours):
-    """The policy to put: the component's ``statements`` first, in their order, then the
-    statements others put there (``is_ours(statement)`` false), as they are.
-
-    The order is one for every bucket; S3 and ``compare_policies`` give it no meaning, so a
-    policy written the other way round by an earlier version is not rewritten for it."""
-    foreign = [statement for statement in policy_statements(current) if not is_ours(statement)]
-    return {"Version": POLICY_VERSION, "Statement": list(statements) + foreign}
 
 
 # ---------------------------------------------------------------- the bucket

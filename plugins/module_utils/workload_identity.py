@@ -12,7 +12,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
-from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.identities import (  # noqa: F401 pylint: disable=unused-import
     DEFAULT_KIND, IDENTITIES, IDENTITY_KINDS, PLATFORM_COMPONENTS, Identity, wanted_identities)
 
@@ -28,7 +28,6 @@ COMPONENT = "workload_identity"
 IRSA_AUDIENCE = "sts.amazonaws.com"
 # What check mode shows for what exists only once the change is made.
 UNKNOWN_VALUE = UNKNOWN
-UNKNOWN_MARK = "(known after"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 POD_IDENTITY_NOTE = ("EKS Pod Identity: the association of the service account gives its pods the role; "
@@ -264,7 +263,7 @@ def permissions(identity, partition, region, account_id, name_prefix, lake, secr
             "Sid": sid, "Effect": "Allow", "Action": list(_SECRET_ACTIONS),
             "Resource": "arn:%s:secretsmanager:%s:%s:secret:%s" % (partition, region, account_id, pattern),
         }]
-        others = sorted(set(arn for arn in secret_arns or () if arn and UNKNOWN_MARK not in arn))
+        others = sorted(set(arn for arn in secret_arns or () if arn and not is_unknown(arn)))
         if row.all_secrets and others:
             statements.append({"Sid": "ReadEnvironmentSecretsElsewhere", "Effect": "Allow",
                                "Action": list(_SECRET_ACTIONS), "Resource": others})
@@ -283,7 +282,7 @@ def role_documents(name, resolved, partition, region, account_id, name_prefix, o
     only planned (check mode, ``(known after apply)``) gives a well-formed trust of it, so a
     plan stays readable. Raises ValueError (see :func:`trust_policy`).
     """
-    if UNKNOWN_MARK in str(oidc_provider_arn) or UNKNOWN_MARK in str(oidc_issuer) or not oidc_issuer:
+    if is_unknown(oidc_provider_arn) or is_unknown(oidc_issuer) or not oidc_issuer:
         oidc_provider_arn = "arn:%s:iam::%s:oidc-provider/%s" % (partition, account_id, UNKNOWN_VALUE)
         oidc_issuer = UNKNOWN_VALUE
     trust = trust_policy(resolved["kind"], partition, account_id, oidc_provider_arn, oidc_issuer,

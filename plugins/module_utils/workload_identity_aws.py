@@ -27,12 +27,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.mlops.platform.plugins.module_utils import workload_identity as wi
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.aws import client_token, create_once
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_owned, managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
@@ -97,9 +96,8 @@ class WorkloadIdentities:
         does not exist yet (check mode before the cluster is made)."""
         if self._associations is None or refresh:
             try:
-                self._associations = paginated_query_with_retries(
-                    self.eks, "list_pod_identity_associations", retry_decorator=AWS_RETRY,
-                    clusterName=self.cluster_name)["associations"]
+                self._associations = paginate(self.eks, "list_pod_identity_associations", "associations",
+                                              clusterName=self.cluster_name)
             except is_boto3_error_code("ResourceNotFoundException"):
                 self._associations = []
                 self._cluster_missing = True

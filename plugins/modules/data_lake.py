@@ -190,7 +190,6 @@ except ImportError:
     pass  # handled by MlopsAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
@@ -228,7 +227,6 @@ class DataLake:
         self.region = module.region
         self.replication = config["replication"]
         self._clients = {}
-        self.changed = False
         self.before = {}
         self.after = {}
         self.account_id = None
@@ -238,6 +236,11 @@ class DataLake:
         self.keys = {}       # region -> key ARN
         self.role_arn = None
         self.role_created = False
+        # What the configuration names, from the account (see read).
+        self.buckets = []    # lake.lake_buckets
+        self.names = []      # their names
+        self.log_bucket = None
+        self.pairs = []      # (lake bucket, its replica)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -250,7 +253,7 @@ class DataLake:
         return self._clients[cache_key]
 
     def record(self, section, name, before, after, changed):
-        self.changed |= changed
+        """Keep one resource's before and after for the diff; return its ``changed``."""
         self.before.setdefault(section, {})
         self.after.setdefault(section, {})
         if name is None:
@@ -259,8 +262,22 @@ class DataLake:
         else:
             self.before[section][name] = before
             self.after[section][name] = after
+        return changed
 
     # -- reading -----------------------------------------------------------------------------
+
+    def read(self):
+        """The account, the buckets of the prefix, and the ownership of every bucket the lake
+        needs, all before any write."""
+        self.read_account()
+        self.read_buckets()
+        self.buckets = lake.lake_buckets(self.config, self.prefix, self.account_id)
+        self.names = [bucket["name"] for bucket in self.buckets]
+        self.log_bucket = lake.log_bucket_name(self.prefix, self.account_id)
+        self.pairs = [(name, lake.replica_bucket_name(name)) for name in self.names]
+        destination = self.replication["destination_region"]
+        self.check_ownership([(name, self.region) for name in [self.log_bucket] + self.names] + (
+            [(replica, destination) for unused, replica in self.pairs] if self.replication["enabled"] else []))
 
     def read_account(self):
         identity = caller_identity(self.module)
@@ -290,7 +307,7 @@ class DataLake:
                            "config", region=region)
         changed, before, after = key.ensure()
         self.keys[region] = after["arn"]
-        self.record(section, None, before, after, changed)
+        return self.record(section, None, before, after, changed)
 
     # -- buckets -----------------------------------------------------------------------------
 
@@ -312,9 +329,8 @@ class DataLake:
             except is_boto3_error_code("ReplicationConfigurationNotFoundError"):
                 state["replication"] = None
         if spec["prefixes"]:
-            pages = paginated_query_with_retries(s3, "list_objects_v2", retry_decorator=AWS_RETRY,
-                                                 Bucket=name, Delimiter="/", MaxKeys=1000)
-            state["prefixes"] = set(entry["Prefix"] for entry in pages.get("CommonPrefixes") or [])
+            state["prefixes"] = set(entry["Prefix"] for entry in paginate(
+                s3, "list_objects_v2", "CommonPrefixes", Bucket=name, Delimiter="/", MaxKeys=1000))
         return state
 
     def desired_versioning(self, spec, current):
@@ -324,7 +340,8 @@ class DataLake:
         return "Suspended" if current and current["versioning"] == "Enabled" else (current or {}).get("versioning", "Disabled")
 
     def converge_bucket(self, section, name, region, spec):
-        """Create or correct one bucket; record its diff. ``spec`` is what this module manages:
+        """Create or correct one bucket; record its diff, return its ``changed``. ``spec`` is what
+        this module manages:
 
         versioning (bool), encryption (state), statements (policy statements), lifecycle
         (rules or None), logging (dict, False to remove ours, None unmanaged), replication
@@ -364,7 +381,7 @@ class DataLake:
         if changed and not self.check_mode:
             self.apply_bucket(s3, name, region, current, writes, dict(
                 desired, lifecycle=lifecycle, logging=logging, replication=replication, prefixes=missing_prefixes))
-        self.record(section, name, lake.bucket_view(current, spec, region, self.tags), lake.bucket_view(dict(
+        return self.record(section, name, lake.bucket_view(current, spec, region, self.tags), lake.bucket_view(dict(
             desired, lifecycle=lifecycle, logging=logging or None, replication=replication or None,
             prefixes=set((current or {}).get("prefixes", set())) | set(missing_prefixes)), spec, region, self.tags), changed)
 
@@ -390,104 +407,113 @@ class DataLake:
         for prefix in values["prefixes"]:
             s3.put_object(Bucket=name, Key=prefix, Body=b"", aws_retry=True)
 
-    # -- replication role ------------------------------------------------------------------------
+    # -- replication ---------------------------------------------------------------------------
 
-    def ensure_replication_role(self, pairs):
-        """Keep the replication role while replication is enabled; delete ours once it is not."""
-        roles = ComponentRoles(self.client("iam"), self.environment, lake.COMPONENT, self.check_mode,
-                               iam_once=self.module.once_client("iam"))
-        name = lake.replication_role_name(self.prefix)
+    def ensure_replica(self):
+        """With replication enabled: the key and the replica buckets in the destination region,
+        then the role S3 replicates through. True when any changed."""
         if not self.replication["enabled"]:
-            changed, before, after = roles.remove(name)
-            if changed:
-                self.record("replication_role", None, before, after, changed)
-            return
+            return False
+        destination = self.replication["destination_region"]
+        changed = self.ensure_key(destination, "replica_kms_key")
+        for unused, replica in self.pairs:
+            changed |= self.converge_bucket("replica_buckets", replica, destination, {
+                "versioning": True, "encryption": s3_bucket.kms_encryption(self.keys[destination]),
+                "statements": lake.lake_bucket_statements(self.partition, replica, self.keys[destination]),
+                "lifecycle": None, "logging": None, "replication": None, "prefixes": None,
+            })
+        changed |= self.ensure_replication_role()
+        return changed
+
+    def replication_roles(self):
+        return ComponentRoles(self.client("iam"), self.environment, lake.COMPONENT, self.check_mode,
+                              iam_once=self.module.once_client("iam"))
+
+    def ensure_replication_role(self):
+        """The replication role, while replication is enabled."""
         destination = self.replication["destination_region"]
         try:
-            changed, before, after, self.role_arn = roles.ensure(
-                name, lake.replication_trust_policy(self.account_id),
+            changed, before, after, self.role_arn = self.replication_roles().ensure(
+                lake.replication_role_name(self.prefix), lake.replication_trust_policy(self.account_id),
                 {lake.REPLICATION_POLICY_NAME: lake.replication_role_policy(
-                    self.partition, self.region, destination, pairs, self.keys[self.region], self.keys[destination])},
+                    self.partition, self.region, destination, self.pairs, self.keys[self.region],
+                    self.keys[destination])},
                 tags=self.tags, description="S3 replication of the %s data lake" % self.environment)
         except RoleNotOwnedError as exc:
             raise AWSResourceError("config.replication.enabled", str(exc))
         # S3 may not see a role created in this run yet (see REPLICATION_RETRY).
         self.role_created = before is None and not self.check_mode
-        self.record("replication_role", None, before, after, changed)
+        return self.record("replication_role", None, before, after, changed)
+
+    def ensure_replication_removed(self):
+        """With replication disabled, our replication role is deleted, after the lake buckets
+        stopped using it (ensure_lake_buckets). True when it was there."""
+        if self.replication["enabled"]:
+            return False
+        changed, before, after = self.replication_roles().remove(lake.replication_role_name(self.prefix))
+        if changed:
+            self.record("replication_role", None, before, after, changed)
+        return changed
 
     # -- the run ---------------------------------------------------------------------------------
 
-    def converge(self):
-        self.read_account()
-        self.read_buckets()
-        buckets = lake.lake_buckets(self.config, self.prefix, self.account_id)
-        names = [bucket["name"] for bucket in buckets]
-        log_bucket = lake.log_bucket_name(self.prefix, self.account_id)
-        pairs = [(name, lake.replica_bucket_name(name)) for name in names]
-        destination = self.replication["destination_region"]
-        self.check_ownership([(name, self.region) for name in [log_bucket] + names] + (
-            [(replica, destination) for unused, replica in pairs] if self.replication["enabled"] else []))
-        self.ensure_key(self.region, "kms_key")
-
-        sources = names if self.config["access_logging"] else []
-        self.converge_bucket("log_bucket", log_bucket, self.region, {
+    def ensure_log_bucket(self):
+        """The bucket of the lake buckets' access logs and of the VPC flow logs."""
+        sources = self.names if self.config["access_logging"] else []
+        return self.converge_bucket("log_bucket", self.log_bucket, self.region, {
             "versioning": True, "encryption": s3_bucket.s3_encryption(),
-            "statements": lake.log_bucket_statements(self.partition, self.account_id, self.region, log_bucket, sources),
+            "statements": lake.log_bucket_statements(self.partition, self.account_id, self.region, self.log_bucket,
+                                                     sources),
             "lifecycle": lake.flow_log_lifecycle(self.module.params["flow_logs_retention_days"]),
             "logging": None, "replication": None, "prefixes": None,
         })
 
-        if self.replication["enabled"]:
-            self.ensure_key(destination, "replica_kms_key")
-            for unused, replica in pairs:
-                self.converge_bucket("replica_buckets", replica, destination, {
-                    "versioning": True, "encryption": s3_bucket.kms_encryption(self.keys[destination]),
-                    "statements": lake.lake_bucket_statements(self.partition, replica, self.keys[destination]),
-                    "lifecycle": None, "logging": None, "replication": None, "prefixes": None,
-                })
-            self.ensure_replication_role(pairs)
-
+    def ensure_lake_buckets(self):
+        """Every lake bucket, replicated when replication is enabled (after ensure_replica)."""
         key_arn = self.keys[self.region]
-        for bucket in buckets:
+        destination = self.replication["destination_region"]
+        changed = False
+        for bucket in self.buckets:
             replication = False
             if self.replication["enabled"]:
                 replication = lake.replication_configuration(
                     self.role_arn, lake.bucket_arn(self.partition, lake.replica_bucket_name(bucket["name"])),
                     self.keys[destination], destination)
-            self.converge_bucket("buckets", bucket["name"], self.region, {
+            changed |= self.converge_bucket("buckets", bucket["name"], self.region, {
                 "versioning": self.config["versioning"], "encryption": s3_bucket.kms_encryption(key_arn),
                 "statements": lake.lake_bucket_statements(self.partition, bucket["name"], key_arn),
                 "lifecycle": lake.lifecycle_rules(self.config, bucket),
-                "logging": lake.access_logging(log_bucket, bucket["name"]) if self.config["access_logging"] else False,
-                "log_bucket": log_bucket, "replication": replication, "prefixes": bucket["prefixes"],
+                "logging": lake.access_logging(self.log_bucket, bucket["name"]) if self.config["access_logging"]
+                else False,
+                "log_bucket": self.log_bucket, "replication": replication, "prefixes": bucket["prefixes"],
             })
-        if not self.replication["enabled"]:
-            self.ensure_replication_role(pairs)
-        return self.outputs(names, log_bucket, pairs)
+        return changed
 
-    def outputs(self, names, log_bucket, pairs):
+    def outputs(self):
+        """The module's outputs, and the lake buckets it no longer names."""
         replication = None
         if self.replication["enabled"]:
             replication = {
                 "destination_region": self.replication["destination_region"],
                 "role_arn": self.role_arn,
                 "kms_key_arn": self.keys[self.replication["destination_region"]],
-                "buckets": dict(pairs),
+                "buckets": dict(self.pairs),
             }
         # Lake buckets of this prefix and account the configuration no longer names (a zone
         # dropped, the layout changed): kept with their data, reported only.
-        known = set(names) | set([log_bucket])
+        known = set(self.names) | set([self.log_bucket])
         retained = sorted(name for name in self.existing
                           if name.startswith(self.prefix + "-lake") and name.endswith("-" + self.account_id)
                           and name not in known)
         return {
             "account_id": self.account_id,
             "buckets": lake.zone_outputs(self.config, self.prefix, self.account_id, self.partition),
-            "bucket_names": names,
+            "bucket_names": self.names,
             "kms_key_arn": self.keys[self.region],
             "kms_alias": lake.kms_alias(self.prefix),
-            "log_bucket": log_bucket,
-            "flow_logs_destination_arn": "%s/%s" % (lake.bucket_arn(self.partition, log_bucket), lake.FLOW_LOGS_PREFIX),
+            "log_bucket": self.log_bucket,
+            "flow_logs_destination_arn": "%s/%s" % (lake.bucket_arn(self.partition, self.log_bucket),
+                                                    lake.FLOW_LOGS_PREFIX),
             "replication": replication,
         }, retained
 
@@ -501,13 +527,19 @@ def main():
 
     data_lake = DataLake(module, config)
     try:
-        outputs, retained = data_lake.converge()
+        data_lake.read()
+        changed = data_lake.ensure_key(data_lake.region, "kms_key")
+        changed |= data_lake.ensure_log_bucket()
+        changed |= data_lake.ensure_replica()
+        changed |= data_lake.ensure_lake_buckets()
+        changed |= data_lake.ensure_replication_removed()
+        outputs, retained = data_lake.outputs()
     except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not converge the data lake")
 
-    module.exit_json(changed=data_lake.changed, diff={"before": data_lake.before, "after": data_lake.after},
+    module.exit_json(changed=changed, diff={"before": data_lake.before, "after": data_lake.after},
                      retained_buckets=retained,
                      ansible_facts={"mlops_data_lake": outputs}, **outputs)
 

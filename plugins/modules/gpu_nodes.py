@@ -337,7 +337,6 @@ class GpuNodes:
         eks = module.client("eks", retry_decorator=AWS_RETRY)
         self.groups = ng.NodeGroups(module, eks, self.params["cluster_name"], self.params["environment"], COMPONENT,
                                     self.params["tags"], module.check_mode)
-        self.changed = False
         self.before = {}
         self.after = {}
         self.removed = []
@@ -352,29 +351,37 @@ class GpuNodes:
         self.groups.read([self.names[key] for key in sorted(self.names)])
 
     def ensure_groups(self):
+        """Create or correct every configured group; True when any changed."""
+        changed = False
         for key in sorted(self.names):
-            changed, before, after = self.groups.ensure(self.names[key], self.spec(key), "config.node_groups.%s" % key)
-            self.changed |= changed
+            group_changed, before, after = self.groups.ensure(self.names[key], self.spec(key),
+                                                              "config.node_groups.%s" % key)
+            changed |= group_changed
             if before is not None:
                 self.before[self.names[key]] = before
             if after is not None:
                 self.after[self.names[key]] = after
+        return changed
 
     def ensure_pruned(self):
+        """Delete the groups of ours that the configuration no longer names (with ``prune``);
+        True when any is deleted."""
         wanted = set(self.names.values())
         stale = [name for name in self.groups.owned_names(self.prefix) if name not in wanted]
         if not stale:
-            return
+            return False
         if not self.params["prune"]:
             self.module.warn("the node groups %s are no longer in config.node_groups and are kept (prune=false)"
                              % ", ".join(stale))
-            return
+            return False
+        changed = False
         for name in stale:
-            changed, before, unused_after = self.groups.remove(name)
-            self.changed |= changed
-            if changed:
+            removed, before, unused_after = self.groups.remove(name)
+            changed |= removed
+            if removed:
                 self.removed.append(name)
                 self.before[name] = before
+        return changed
 
     def wait(self):
         timeout = self.params["wait_timeout"]
@@ -418,11 +425,12 @@ def main():
     if errors:
         fail_config(module, errors)
 
+    changed = False
     try:
         gpu_nodes.read()
         if not module.params["wait_only"]:
-            gpu_nodes.ensure_groups()
-            gpu_nodes.ensure_pruned()
+            changed |= gpu_nodes.ensure_groups()
+            changed |= gpu_nodes.ensure_pruned()
         if module.params["wait"] or module.params["wait_only"]:
             gpu_nodes.wait()
     except AWSResourceError as exc:
@@ -432,7 +440,7 @@ def main():
                              % module.params["cluster_name"])
 
     outputs = gpu_nodes.outputs()
-    module.exit_json(changed=gpu_nodes.changed, diff={"before": gpu_nodes.before, "after": gpu_nodes.after},
+    module.exit_json(changed=changed, diff={"before": gpu_nodes.before, "after": gpu_nodes.after},
                      ansible_facts={"mlops_gpu_nodes": outputs}, **outputs)
 
 

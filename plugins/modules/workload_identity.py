@@ -281,17 +281,17 @@ class WorkloadIdentityRun:
             module, module.client("iam", retry_decorator=AWS_RETRY), module.once_client("iam"), eks,
             EksCapabilities(eks, self.params["cluster_name"]), self.params["environment"], wi.COMPONENT,
             self.params["tags"], self.check_mode)
-        self.changed = False
         self.before = {}
         self.after = {}
         self.outputs = {}
         self.removed = []
 
-    def converge(self):
+    def ensure_identities(self):
+        """The role (and association) of every wanted identity; True when any changed."""
         account = caller_identity(self.module)
         partition, account_id = account["partition"], account["account_id"]
         lake = {"buckets": self.params["lake_buckets"], "kms_key_arn": self.params["lake_kms_key_arn"]}
-
+        changed = False
         for name in self.wanted:
             path = "config.workloads.%s" % name
             resolved = wi.resolve(self.config, name)
@@ -306,25 +306,33 @@ class WorkloadIdentityRun:
             if missing and self.params["lake_buckets"]:
                 self.module.warn("%s uses the lake zones %s, which lake_buckets does not have: it gets no access to "
                                  "them" % (name, ", ".join(missing)))
-            changed, before, after, output = self.identities.ensure(name, resolved, trust, policies, managed, path)
-            self.record(name, changed, before, after)
-            self.outputs[name] = output
+            one_changed, before, after, self.outputs[name] = self.identities.ensure(name, resolved, trust, policies,
+                                                                                    managed, path)
+            changed |= self.record(name, one_changed, before, after)
+        return changed
 
-        if self.params["prune"]:
-            for name in sorted(set(wi.IDENTITIES) - set(self.wanted)):
-                try:
-                    wi.role_name(self.params["name_prefix"], name)
-                except ValueError:
-                    continue  # a role IAM would refuse to name cannot exist
-                changed, before, after = self.identities.remove(name, wi.resolve(self.config, name))
-                if changed:
-                    self.record(name, changed, before, after)
-                    self.removed.append(name)
+    def ensure_pruned(self):
+        """Remove the identities of ours that ``identities`` no longer names (with ``prune``);
+        True when any is removed."""
+        if not self.params["prune"]:
+            return False
+        changed = False
+        for name in sorted(set(wi.IDENTITIES) - set(self.wanted)):
+            try:
+                wi.role_name(self.params["name_prefix"], name)
+            except ValueError:
+                continue  # a role IAM would refuse to name cannot exist
+            removed, before, after = self.identities.remove(name, wi.resolve(self.config, name))
+            if removed:
+                changed |= self.record(name, removed, before, after)
+                self.removed.append(name)
+        return changed
 
     def record(self, name, changed, before, after):
-        self.changed |= changed
+        """Keep an identity's before and after for the diff; return its ``changed``."""
         self.before[name] = before
         self.after[name] = after
+        return changed
 
 
 def main():
@@ -343,13 +351,14 @@ def main():
 
     run = WorkloadIdentityRun(module, config)
     try:
-        run.converge()
+        changed = run.ensure_identities()
+        changed |= run.ensure_pruned()
     except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         module.fail_json_aws(exc, msg="Could not converge the workload identities")
 
-    module.exit_json(changed=run.changed, diff={"before": run.before, "after": run.after},
+    module.exit_json(changed=changed, diff={"before": run.before, "after": run.after},
                      workload_identities=run.outputs, removed=run.removed,
                      ansible_facts={"mlops_workload_identity": run.outputs})
 

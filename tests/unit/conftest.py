@@ -11,7 +11,9 @@ if COLLECTIONS not in sys.path:
 
 import collections  # noqa: E402
 import copy  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import botocore.client  # noqa: E402
 import pytest  # noqa: E402
@@ -32,6 +34,29 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def stand_in_corrections():
+    """The launcher's corrections of moto (tools/local_aws.py), applied in-process and undone after.
+
+    The in-process moto enforces bucket policies on object calls exactly as the server does,
+    so without them the lake's TLS-only Deny answers every marker PutObject with 403; and it
+    refuses the security services' delegated administrators that the organization designates.
+    """
+    from moto.organizations.models import FakeDelegatedAdministrator
+    from moto.s3.models import FakeBucket
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "local_aws.py"
+    spec = importlib.util.spec_from_file_location("mlops_local_aws", path)
+    launcher = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launcher)
+    get_permission = FakeBucket.__dict__["get_permission"]
+    services = list(FakeDelegatedAdministrator.SUPPORTED_SERVICES)
+    launcher._apply_stand_in_corrections()
+    yield
+    FakeBucket.get_permission = get_permission
+    FakeDelegatedAdministrator.SUPPORTED_SERVICES[:] = services
 
 
 # The AWS managed policies the collection attaches. moto knows them only when told to load

@@ -99,7 +99,8 @@ def test_attempts_are_bounded():
     assert call.calls == aws.CREATE_ATTEMPTS
 
 
-def test_the_retry_policy_knows_every_services_throttling():
+def test_the_retry_policy_knows_every_services_throttling(monkeypatch):
+    monkeypatch.setattr(aws.time, "sleep", no_sleep)
     for code in ("ThrottlingException", "TooManyRequestsException", "SlowDown", "Throttling",
                  "RequestLimitExceeded", "ServiceUnavailableException"):
         attempts = []
@@ -192,7 +193,8 @@ def aws_env(aws):
     yield
 
 
-def test_the_retry_policy_rides_out_a_broken_connection_on_reads():
+def test_the_retry_policy_rides_out_a_broken_connection_on_reads(monkeypatch):
+    monkeypatch.setattr(aws.time, "sleep", no_sleep)
     attempts = []
 
     @aws.AWS_RETRY
@@ -247,3 +249,25 @@ def test_a_wait_ended_by_the_resource_is_reported_at_once():
     with pytest.raises(WaiterError):
         aws.wait_until(endless, sleep=no_sleep)
     assert len(endless.calls) == aws.WAIT_ATTEMPTS
+
+
+def test_every_wait_goes_through_time_sleep_as_it_is_when_it_waits(monkeypatch):
+    """A patch of time.sleep (lose_answers's) reaches create_once, write_once and wait_until."""
+    slept = []
+    monkeypatch.setattr(aws.time, "sleep", slept.append)
+    assert aws.create_once(Script(client_error("Throttling")), lambda: None) == ("made", None)
+    assert aws.write_once(Script(client_error("SlowDown")), ()) == "made"
+    aws.wait_until(Waits(waiter_error("Throttling"), None), name="c")
+    assert len(slept) == 3 and all(0 <= seconds <= 1 for seconds in slept)
+
+
+# --- paginate ----------------------------------------------------------------------------------------
+
+def test_paginate_gives_every_item_and_nothing_for_a_key_no_page_carries(aws_env):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="mlops-pages", CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert aws.paginate(s3, "list_objects_v2", "CommonPrefixes", Bucket="mlops-pages", Delimiter="/") == []
+    for key in ("raw/", "processed/x", "top"):
+        s3.put_object(Bucket="mlops-pages", Key=key, Body=b"")
+    assert [entry["Prefix"] for entry in aws.paginate(s3, "list_objects_v2", "CommonPrefixes", Bucket="mlops-pages",
+                                                      Delimiter="/", MaxKeys=1)] == ["processed/", "raw/"]

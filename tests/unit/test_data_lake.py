@@ -1,9 +1,7 @@
 """The data lake: desired state and diffing, and the module converging moto's S3, KMS and IAM."""
 
 import copy
-import importlib.util
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from conftest import component_config, run_module, warnings, writes
 
 from ansible_collections.mlops.platform.plugins.module_utils import data_lake as lake
-from ansible_collections.mlops.platform.plugins.module_utils import s3_bucket
+from ansible_collections.mlops.platform.plugins.module_utils import resource_policy
 from ansible_collections.mlops.platform.plugins.modules import data_lake as module_under_test
 
 REGION = "eu-west-1"
@@ -20,28 +18,6 @@ PREFIX = "mlops-test"
 LAKE = "mlops-test-lake-%s" % ACCOUNT
 LOGS = "mlops-test-lake-logs-%s" % ACCOUNT
 ZONES = ["raw", "processed", "features", "models", "artifacts"]
-
-
-@pytest.fixture
-def stand_in_corrections():
-    """The launcher's corrections of moto (tools/local_aws.py), applied in-process and undone after.
-
-    The in-process moto enforces bucket policies on object calls exactly as the server does,
-    so without them the lake's TLS-only Deny answers every marker PutObject with 403.
-    """
-    from moto.organizations.models import FakeDelegatedAdministrator
-    from moto.s3.models import FakeBucket
-
-    path = Path(__file__).resolve().parents[2] / "tools" / "local_aws.py"
-    spec = importlib.util.spec_from_file_location("mlops_local_aws", path)
-    launcher = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(launcher)
-    get_permission = FakeBucket.__dict__["get_permission"]
-    services = list(FakeDelegatedAdministrator.SUPPORTED_SERVICES)
-    launcher._apply_stand_in_corrections()
-    yield
-    FakeBucket.get_permission = get_permission
-    FakeDelegatedAdministrator.SUPPORTED_SERVICES[:] = services
 
 
 @pytest.fixture
@@ -142,7 +118,7 @@ def test_policy_merge_keeps_foreign_statements_and_replaces_ours():
                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*" % LAKE}
     stale = {"Sid": "MlopsDataLakeSomethingOld", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
     ours = lake.lake_bucket_statements("aws", LAKE, "k")
-    merged = s3_bucket.merged_policy({"Statement": [foreign, stale]}, ours, lake.is_our_statement)
+    merged = resource_policy.merged_policy({"Statement": [foreign, stale]}, ours, lake.is_our_statement)
     assert merged["Statement"] == ours + [foreign]
     assert set(lake.our_statements(merged)) == {s["Sid"] for s in ours}
 

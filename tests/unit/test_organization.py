@@ -17,7 +17,6 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from conftest import component_config, run_module, writes
-from test_data_lake import stand_in_corrections  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
