@@ -49,6 +49,16 @@ def managed_policy_arn(partition, name):
     return "arn:%s:iam::aws:policy/%s" % (partition, name)
 
 
+def service_roles(cluster_name):
+    """The cluster's two service roles: ``(key in names(), trusted service, managed policies, description)``."""
+    return [
+        ("cluster_role", "eks.amazonaws.com", CLUSTER_POLICIES,
+         "Assumed by EKS for the cluster %s (mlops.platform)" % cluster_name),
+        ("node_role", "ec2.amazonaws.com", NODE_POLICIES,
+         "Assumed by the managed nodes of the cluster %s (mlops.platform)" % cluster_name),
+    ]
+
+
 def service_trust(service):
     """A role that ``service`` (eks.amazonaws.com, ec2.amazonaws.com) assumes."""
     return {"Version": "2012-10-17", "Statement": [{
