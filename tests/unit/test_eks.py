@@ -130,6 +130,18 @@ def test_the_live_cluster_is_changed_one_update_at_a_time_in_order():
                                      dict(live, accessConfig={"authenticationMode": "API"}), None) == []
 
 
+def test_what_a_plan_does_not_know_yet_is_not_compared_with_the_live_cluster():
+    live = {"name": PREFIX, "version": "1.35", "roleArn": "arn:aws:iam::1:role/cluster",
+            "resourcesVpcConfig": {"subnetIds": ["subnet-a", "subnet-b"]},
+            "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": "arn:key"}}]}
+    config = config_with(kubernetes_version="1.35")
+    unknown = "(known after apply)"
+    assert eks_logic.refused_changes(config, live, [unknown, unknown], unknown, unknown) == []
+    assert sorted(error.path for error in eks_logic.refused_changes(
+        config, live, ["subnet-c"], "arn:aws:iam::1:role/other", "arn:other-key")) == [
+        "name_prefix", "name_prefix", "subnet_ids"]
+
+
 def test_access_entries_of_others_are_never_changed_and_old_admins_go():
     wanted = eks_logic.wanted_principals(["arn:aws:iam::1:role/admin"],
                                          "arn:aws:sts::111111111111:assumed-role/Ops/session")
