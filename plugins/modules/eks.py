@@ -471,7 +471,7 @@ class Eks:
         path = "config.workload_identity.workloads.%s" % EBS_CSI_IDENTITY
         if EBS_CSI_ADDON not in self.config["addons"]:
             if self.cluster is not None and not self.skipped("addons") and self.addons.find(EBS_CSI_ADDON):
-                # Add-ons left out of config.addons stay installed (see ensure_addons): so does its role.
+                # Add-ons left out of config.addons stay installed (see ClusterAddons): so does its role.
                 self.module.warn("%s is no longer in config.addons but stays installed, with its role; delete the "
                                  "add-on, and the next run removes the role" % EBS_CSI_ADDON)
                 return False, None
