@@ -432,6 +432,24 @@ def addon_versions(addon, version, default):
         {"addonVersion": default, "compatibilities": [{"clusterVersion": version, "defaultVersion": True}]}]}]}
 
 
+def expect_admin_policy(stubber, principal):
+    """The cluster-scoped admin policy associated with the entry of ``principal``."""
+    stubber.add_response("associate_access_policy", {"clusterName": PREFIX, "principalArn": principal},
+                         {"clusterName": PREFIX, "principalArn": principal,
+                          "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                          "accessScope": {"type": "cluster"}})
+
+
+def expect_operator_entry(stubber, principal, policy):
+    """Our entry for the run's ``principal``, read, with the cluster-scoped access ``policy`` (a name)."""
+    stubber.add_response("describe_access_entry", {"accessEntry": {
+        "clusterName": PREFIX, "principalArn": principal, "tags": dict(MANAGED, **{KEY: "access-entry/operator"})}},
+        {"clusterName": PREFIX, "principalArn": principal})
+    stubber.add_response("list_associated_access_policies", {"clusterName": PREFIX, "associatedAccessPolicies": [
+        {"policyArn": "arn:aws:eks::aws:cluster-access-policy/" + policy, "accessScope": {"type": "cluster"}}]},
+        {"clusterName": PREFIX, "principalArn": principal})
+
+
 def test_addons_and_access_entries_are_made_on_an_endpoint_that_serves_them(eks_api, subnets, capsys):
     owned_cluster(subnets, "1.35")
     # Access entries: the probe, then the list, then one new entry for the caller.
@@ -456,10 +474,7 @@ def test_addons_and_access_entries_are_made_on_an_endpoint_that_serves_them(eks_
         eks_api.add_response("create_access_entry", {"accessEntry": {"principalArn": principal}},
                              {"clusterName": PREFIX, "principalArn": principal, "type": "STANDARD",
                               "tags": dict(MANAGED, **{KEY: why}), "clientRequestToken": ANY})
-        eks_api.add_response("associate_access_policy", {"clusterName": PREFIX, "principalArn": principal},
-                             {"clusterName": PREFIX, "principalArn": principal,
-                              "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                              "accessScope": {"type": "cluster"}})
+        expect_admin_policy(eks_api, principal)
     # Add-ons: the probe; the EBS CSI driver (not wanted) is looked for, since its role stays
     # while it is installed; then per add-on a read, its default version, and its creation.
     eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
@@ -490,12 +505,7 @@ def test_raising_the_version_upgrades_the_control_plane_then_the_addons(eks_api,
     eks_api.add_response("list_access_entries", {"accessEntries": []}, {"clusterName": PREFIX, "maxResults": 1})
     caller = boto3.client("sts").get_caller_identity()["Arn"]
     eks_api.add_response("list_access_entries", {"accessEntries": [caller]}, {"clusterName": PREFIX})
-    eks_api.add_response("describe_access_entry", {"accessEntry": {
-        "clusterName": PREFIX, "principalArn": caller, "tags": dict(MANAGED, **{KEY: "access-entry/operator"})}},
-        {"clusterName": PREFIX, "principalArn": caller})
-    eks_api.add_response("list_associated_access_policies", {"clusterName": PREFIX, "associatedAccessPolicies": [
-        {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-         "accessScope": {"type": "cluster"}}]}, {"clusterName": PREFIX, "principalArn": ANY})
+    expect_operator_entry(eks_api, caller, "AmazonEKSClusterAdminPolicy")
     eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
     not_found(eks_api, "describe_addon", {"clusterName": PREFIX, "addonName": "aws-ebs-csi-driver"})
     eks_api.add_response("describe_addon", {"addon": {"addonName": "kube-proxy", "clusterName": PREFIX,
@@ -539,16 +549,8 @@ def test_an_entry_of_ours_gets_its_admin_policy_and_one_of_someone_else_is_left_
     # The configured admin's entry was made by someone else: never changed, its policies not read.
     eks_api.add_response("describe_access_entry", {"accessEntry": {"clusterName": PREFIX, "principalArn": admin}},
                          {"clusterName": PREFIX, "principalArn": admin})
-    eks_api.add_response("describe_access_entry", {"accessEntry": {
-        "clusterName": PREFIX, "principalArn": caller, "tags": dict(MANAGED, **{KEY: "access-entry/operator"})}},
-        {"clusterName": PREFIX, "principalArn": caller})
-    eks_api.add_response("list_associated_access_policies", {"clusterName": PREFIX, "associatedAccessPolicies": [
-        {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
-         "accessScope": {"type": "cluster"}}]}, {"clusterName": PREFIX, "principalArn": caller})
-    eks_api.add_response("associate_access_policy", {"clusterName": PREFIX, "principalArn": caller},
-                         {"clusterName": PREFIX, "principalArn": caller,
-                          "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                          "accessScope": {"type": "cluster"}})
+    expect_operator_entry(eks_api, caller, "AmazonEKSViewPolicy")
+    expect_admin_policy(eks_api, caller)
     eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
     not_found(eks_api, "describe_addon", {"clusterName": PREFIX, "addonName": "aws-ebs-csi-driver"})
     rc, result = converge(capsys, subnets, addons=[], secrets_encryption=False, admin_principal_arns=[admin])
