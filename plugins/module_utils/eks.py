@@ -18,7 +18,7 @@ import datetime
 import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
-from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN
+from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS_STANDARD_SUPPORT
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IRSA_AUDIENCE
@@ -47,6 +47,16 @@ def names(prefix):
 
 def managed_policy_arn(partition, name):
     return "arn:%s:iam::aws:policy/%s" % (partition, name)
+
+
+def service_roles(cluster_name):
+    """The cluster's two service roles: ``(key in names(), trusted service, managed policies, description)``."""
+    return [
+        ("cluster_role", "eks.amazonaws.com", CLUSTER_POLICIES,
+         "Assumed by EKS for the cluster %s (mlops.platform)" % cluster_name),
+        ("node_role", "ec2.amazonaws.com", NODE_POLICIES,
+         "Assumed by the managed nodes of the cluster %s (mlops.platform)" % cluster_name),
+    ]
 
 
 def service_trust(service):
@@ -189,17 +199,16 @@ def refused_changes(config, cluster, subnet_ids, role_arn, key_arn):
         errors.append(ConfigError("config.secrets_encryption", "is false, but the cluster's secrets are encrypted "
                                                                "with %s: EKS cannot turn encryption off" % live_key,
                                   False))
-    elif live_key and key_arn and live_key != key_arn and not key_arn.startswith("("):
+    elif live_key and key_arn and live_key != key_arn and not is_unknown(key_arn):
         errors.append(ConfigError("name_prefix", "gives the secrets key %s, but the cluster's secrets are encrypted "
                                                  "with %s: EKS cannot change the key" % (key_arn, live_key)))
     live_subnets = sorted((cluster.get("resourcesVpcConfig") or {}).get("subnetIds") or [])
     # The stand-in forgets the subnets after an endpoint update (NOTES.md); an empty list is no answer.
-    if live_subnets and not any(subnet.startswith("(") for subnet in subnet_ids) and \
-            live_subnets != sorted(subnet_ids):
+    if live_subnets and not is_unknown(subnet_ids) and live_subnets != sorted(subnet_ids):
         errors.append(ConfigError("subnet_ids", "differ from the cluster's subnets (%s): moving the cluster's "
                                                 "control-plane network interfaces is not done by this module"
                                   % ", ".join(live_subnets)))
-    if cluster.get("roleArn") and not role_arn.startswith("(") and cluster["roleArn"] != role_arn:
+    if cluster.get("roleArn") and not is_unknown(role_arn) and cluster["roleArn"] != role_arn:
         errors.append(ConfigError("name_prefix", "gives the cluster role %s, but the cluster uses %s: EKS cannot "
                                                  "change a cluster's role" % (role_arn, cluster["roleArn"])))
     return errors

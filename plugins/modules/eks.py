@@ -231,19 +231,20 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.mlops.platform.plugins.module_utils import eks as eks_logic
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY, AWSResourceError, MlopsAWSModule
 from ansible_collections.mlops.platform.plugins.module_utils.aws import caller_identity, client_token, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, wait_until
-from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, ConfigProblems
+from ansible_collections.mlops.platform.plugins.module_utils.aws import wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec, fail_config
-from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, is_unknown, managed_tags, validate_config
+from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, managed_tags, validate_config
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS
 from ansible_collections.mlops.platform.plugins.module_utils.eks_capabilities import EksCapabilities
+from ansible_collections.mlops.platform.plugins.module_utils.eks_cluster_resources import AccessEntries
+from ansible_collections.mlops.platform.plugins.module_utils.eks_cluster_resources import ClusterAddons
+from ansible_collections.mlops.platform.plugins.module_utils.eks_cluster_resources import ClusterOidcProvider
 from ansible_collections.mlops.platform.plugins.module_utils.iam_role import ComponentRoles, RoleNotOwnedError
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.node_group import NodeGroups, node_group_spec
@@ -278,6 +279,10 @@ class Eks:
         self.workload_identities = WorkloadIdentities(module, self.iam, module.once_client("iam"), self.eks,
                                                       self.capabilities, self.environment, COMPONENT,
                                                       self.params["tags"], self.check_mode)
+        parts = (self.names["cluster"], self.environment, COMPONENT, self.params["tags"])
+        self.oidc_provider = ClusterOidcProvider(module, self.iam, *parts)
+        self.access = AccessEntries(module, self.eks, *parts)
+        self.addons = ClusterAddons(module, self.eks, *parts)
         self.key = None
         if config["secrets_encryption"]:
             self.key = ComponentKey(module, self.names["kms_alias"], self.environment, COMPONENT, self.tags,
@@ -290,9 +295,6 @@ class Eks:
         # True from a write to the cluster until it is seen ACTIVE again.
         self.cluster_settling = False
         self.role_arns = {}
-        self.oidc_provider_arn = None
-        self.access_entries = []
-        self.addons = {}
         self.system_node_group = {}
         self.ebs_csi_identity = None
         self.unsupported = []
@@ -338,14 +340,8 @@ class Eks:
             return None
 
     def ensure_roles(self):
-        service_roles = [
-            ("cluster_role", "eks.amazonaws.com", eks_logic.CLUSTER_POLICIES,
-             "Assumed by EKS for the cluster %s (mlops.platform)" % self.names["cluster"]),
-            ("node_role", "ec2.amazonaws.com", eks_logic.NODE_POLICIES,
-             "Assumed by the managed nodes of the cluster %s (mlops.platform)" % self.names["cluster"]),
-        ]
         changed = False
-        for what, service, policies, description in service_roles:
+        for what, service, policies, description in eks_logic.service_roles(self.names["cluster"]):
             name = self.names[what]
             try:
                 role_changed, before, after, arn = self.roles.ensure(
@@ -420,6 +416,11 @@ class Eks:
                 self.eks.tag_resource(resourceArn=cluster["arn"], tags=to_tag, aws_retry=True)
         return self.record("cluster", (changed, before, after))
 
+    @property
+    def cluster_version(self):
+        """The live cluster's version; the configured one before the cluster exists."""
+        return (self.cluster or {}).get("version") or self.config["kubernetes_version"]
+
     def wait_cluster(self):
         """Wait (botocore's waiter, no sleeps of our own) until the cluster is ACTIVE."""
         if self.check_mode or self.cluster is None:
@@ -445,66 +446,16 @@ class Eks:
     # -- what needs an ACTIVE cluster ------------------------------------------------------
 
     def ensure_oidc_provider(self):
-        """The IAM OIDC provider of the cluster's issuer, audience sts.amazonaws.com."""
-        issuer = eks_logic.oidc_issuer(self.cluster)
-        if not issuer:
-            self.oidc_provider_arn = UNKNOWN
-            return self.record("oidc_provider", (True, None, {"url": UNKNOWN, "client_ids": [eks_logic.OIDC_AUDIENCE]}))
-        arn, host_path = eks_logic.oidc_provider_arn(self.partition, self.identity["account_id"], issuer)
-        try:
-            provider = self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn, aws_retry=True)
-        except is_boto3_error_code("NoSuchEntity"):
-            provider = None
-        wanted = {"url": host_path, "client_ids": [eks_logic.OIDC_AUDIENCE]}
-        self.oidc_provider_arn = arn
-        if provider is None:
-            if not self.check_mode:
-                once = self.module.once_client("iam")
-                create_once(lambda: once.create_open_id_connect_provider(
-                    Url=issuer, ClientIDList=[eks_logic.OIDC_AUDIENCE],
-                    Tags=ansible_dict_to_boto3_tag_list(self.tags)),
-                    lambda: self.find_oidc_provider(arn), exists_codes=("EntityAlreadyExists",),
-                    foreign=lambda: AWSResourceError("name_prefix", "the OIDC provider %s exists" % arn))
-            return self.record("oidc_provider", (True, None, wanted))
-        tags = boto3_tag_list_to_ansible_dict(provider.get("Tags") or [])
-        before = {"url": provider["Url"], "client_ids": sorted(provider.get("ClientIDList") or [])}
-        if not is_owned(tags, self.environment, COMPONENT):
-            # The issuer is this cluster's alone, so the provider serves it whoever made it
-            # (eksctl, a console user): used as it is, never changed.
-            self.module.warn("The IAM OIDC provider %s was not made by this collection: it is used as it is and "
-                             "not changed." % arn)
-            return self.record("oidc_provider", (False, before, before))
-        after = dict(before)
-        changed = False
-        if eks_logic.OIDC_AUDIENCE not in before["client_ids"]:
-            changed = True
-            after["client_ids"] = sorted(before["client_ids"] + [eks_logic.OIDC_AUDIENCE])
-            if not self.check_mode:
-                self.iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn,
-                                                                   ClientID=eks_logic.OIDC_AUDIENCE, aws_retry=True)
-        to_tag = compare_aws_tags(tags, self.tags, purge_tags=False)[0]
-        if to_tag:
-            changed = True
-            if not self.check_mode:
-                self.iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=arn,
-                                                      Tags=ansible_dict_to_boto3_tag_list(to_tag), aws_retry=True)
-        return self.record("oidc_provider", (changed, before, after))
-
-    def find_oidc_provider(self, arn):
-        try:
-            provider = self.iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn, aws_retry=True)
-        except is_boto3_error_code("NoSuchEntity"):
-            return None
-        return provider if is_owned(boto3_tag_list_to_ansible_dict(provider.get("Tags") or []),
-                                    self.environment, COMPONENT) else None
+        return self.record("oidc_provider", self.oidc_provider.ensure(
+            eks_logic.oidc_issuer(self.cluster), self.partition, self.identity["account_id"]))
 
     def ensure_ebs_csi_identity(self):
         """The EBS CSI driver's own workload identity (IRSA or Pod Identity, as configured), made
         before its add-on, which takes the role: ``(changed, the role ARN for an IRSA add-on or None)``."""
         path = "config.workload_identity.workloads.%s" % EBS_CSI_IDENTITY
         if EBS_CSI_ADDON not in self.config["addons"]:
-            if self.cluster is not None and not self.skipped("addons") and self.find_addon(EBS_CSI_ADDON):
-                # Add-ons left out of config.addons stay installed (see ensure_addons): so does its role.
+            if self.cluster is not None and not self.skipped("addons") and self.addons.find(EBS_CSI_ADDON):
+                # Add-ons left out of config.addons stay installed (see ClusterAddons): so does its role.
                 self.module.warn("%s is no longer in config.addons but stays installed, with its role; delete the "
                                  "add-on, and the next run removes the role" % EBS_CSI_ADDON)
                 return False, None
@@ -517,7 +468,7 @@ class Eks:
         try:
             trust, policies, managed = wi.role_documents(
                 EBS_CSI_IDENTITY, resolved, self.partition, self.module.region, self.identity["account_id"],
-                self.params["name_prefix"], self.oidc_provider_arn, issuer, self.names["cluster"], lake={})
+                self.params["name_prefix"], self.oidc_provider.arn, issuer, self.names["cluster"], lake={})
         except ValueError as exc:
             raise AWSResourceError(path, str(exc))
         changed, before, after, output = self.workload_identities.ensure(EBS_CSI_IDENTITY, resolved, trust, policies,
@@ -527,149 +478,31 @@ class Eks:
             output["role_arn"] if resolved["kind"] == "irsa" else None
 
     def ensure_access_entries(self):
-        """Cluster-admin access entries for the configured admins and this run's principal
-        (eks_logic.access_entry_action says which are kept and deleted; an entry this
-        collection did not make is never changed, even for a wanted principal)."""
+        """Cluster-admin access entries for the configured admins and this run's principal."""
         wanted = eks_logic.wanted_principals(self.config["admin_principal_arns"], self.identity["arn"])
         if eks_logic.principal_arn(self.identity["arn"]) is None:
             self.module.warn("The run uses the account's root user, which cannot have an access entry; use a role.")
         if self.cluster is None:  # check mode, before the cluster exists
-            self.access_entries = sorted(wanted)
-            return self.record("access_entries", (True, None, sorted(wanted)))
+            return self.record("access_entries", self.access.planned(wanted))
         if self.skipped("access_entries"):
             return False
-        name = self.names["cluster"]
-        live = paginate(self.eks, "list_access_entries", "accessEntries", clusterName=name)
-        policy = eks_logic.CLUSTER_ADMIN_POLICY % self.partition
-        before, after, changed = [], [], False
-        for principal in live:
-            tags = self.eks.describe_access_entry(clusterName=name, principalArn=principal,
-                                                  aws_retry=True)["accessEntry"].get("tags") or {}
-            action = eks_logic.access_entry_action(principal, tags, wanted,
-                                                   is_owned(tags, self.environment, COMPONENT))
-            if action == "foreign":
-                self.module.warn("The access entry of %s was not made by this collection: it is left as it is, "
-                                 "and its access policies are not checked." % principal)
-            if action in ("foreign", "ignore"):
-                continue
-            before.append(principal)
-            if action == "delete":
-                changed = True
-                if not self.check_mode:
-                    self.eks.delete_access_entry(clusterName=name, principalArn=principal, aws_retry=True)
-                continue
-            after.append(principal)
-            if action == "check":
-                changed |= self.ensure_admin_policy(principal, policy, new=False)
-        for principal in sorted(set(wanted) - set(live)):
-            changed = True
-            after.append(principal)
-            if self.check_mode:
-                continue
-            once = self.module.once_client("eks")
-            create_once(lambda principal=principal: once.create_access_entry(
-                clusterName=name, principalArn=principal, type="STANDARD",
-                tags=dict(self.tags, **{KEY_TAG: wanted[principal]}), clientRequestToken=client_token()),
-                lambda principal=principal: self.find_access_entry(principal),
-                exists_codes=("ResourceInUseException",),
-                foreign=lambda principal=principal: AWSResourceError(
-                    "config.admin_principal_arns", "%s already has an access entry that this collection did not "
-                                                   "make; it is left alone" % principal))
-            self.ensure_admin_policy(principal, policy, new=True)
-        self.access_entries = sorted(after)
-        return self.record("access_entries", (changed, sorted(before), sorted(after)))
-
-    def ensure_admin_policy(self, principal, policy, new):
-        """The cluster-scoped admin policy on an entry of ours; True when it had to be associated."""
-        if not new:
-            associated = paginate(self.eks, "list_associated_access_policies", "associatedAccessPolicies",
-                                  clusterName=self.names["cluster"], principalArn=principal)
-            if any(item["policyArn"] == policy and item["accessScope"]["type"] == "cluster" for item in associated):
-                return False
-        if not self.check_mode:
-            self.eks.associate_access_policy(clusterName=self.names["cluster"], principalArn=principal,
-                                             policyArn=policy, accessScope={"type": "cluster"}, aws_retry=True)
-        return True
-
-    def find_access_entry(self, principal):
-        try:
-            entry = self.eks.describe_access_entry(clusterName=self.names["cluster"], principalArn=principal,
-                                                   aws_retry=True)["accessEntry"]
-        except is_boto3_error_code("ResourceNotFoundException"):
-            return None
-        return entry if is_owned(entry.get("tags") or {}, self.environment, COMPONENT) else None
+        return self.record("access_entries", self.access.ensure(wanted, self.partition))
 
     def ensure_addons(self, ebs_role_arn):
-        """Managed add-ons at the version EKS gives by default to the cluster's minor.
-
-        An add-on left out of ``config.addons`` is not deleted: removing vpc-cni, kube-proxy or
-        coredns from a running cluster breaks it. It is no longer updated; delete it by hand.
-        """
-        wanted = self.config["addons"]
+        """Managed add-ons at the version EKS gives by default to the cluster's minor (never deleted)."""
         if self.cluster is None:  # check mode, before the cluster exists
-            self.addons = dict((addon, {"version": UNKNOWN, "status": None, "owned": True}) for addon in wanted)
-            return self.record("addons", (bool(wanted), None, dict((addon, UNKNOWN) for addon in wanted)))
+            return self.record("addons", self.addons.planned(self.config["addons"]))
         if self.skipped("addons"):
             return False
-        name = self.names["cluster"]
-        version = self.cluster.get("version") or self.config["kubernetes_version"]
-        before, after, changed = {}, {}, False
-        for addon in wanted:
-            try:
-                live = self.eks.describe_addon(clusterName=name, addonName=addon, aws_retry=True)["addon"]
-            except is_boto3_error_code("ResourceNotFoundException"):
-                live = None
-            default = eks_logic.addon_default_version(
-                self.eks.describe_addon_versions(kubernetesVersion=version, addonName=addon, aws_retry=True),
-                addon, version)
-            role_arn = ebs_role_arn if addon == EBS_CSI_ADDON and not is_unknown(ebs_role_arn) else None
-            if live is None:
-                changed = True
-                after[addon] = default
-                self.addons[addon] = {"version": default, "status": "CREATING", "owned": True}
-                if self.check_mode:
-                    continue
-                request = dict(clusterName=name, addonName=addon, resolveConflicts="OVERWRITE", tags=self.tags,
-                               clientRequestToken=client_token())
-                if default:
-                    request["addonVersion"] = default
-                if role_arn:
-                    request["serviceAccountRoleArn"] = role_arn
-                once = self.module.once_client("eks")
-                create_once(lambda request=request: once.create_addon(**request),
-                            lambda addon=addon: self.find_addon(addon), exists_codes=("ResourceInUseException",),
-                            foreign=lambda addon=addon: AWSResourceError(
-                                "config.addons", "the add-on %s exists and was not made by this collection" % addon))
-                continue
-            owned = is_owned(live.get("tags") or {}, self.environment, COMPONENT)
-            before[addon] = live.get("addonVersion")
-            after[addon] = live.get("addonVersion")
-            self.addons[addon] = {"version": live.get("addonVersion"), "status": live.get("status"), "owned": owned}
-            if not owned:
-                self.module.warn("The add-on %s was not made by this collection: it is left as it is." % addon)
-                continue
-            update = eks_logic.addon_update(live, default, role_arn)
-            after[addon] = update.get("addonVersion", after[addon])
-            if update:
-                changed = True
-                if not self.check_mode:
-                    self.eks.update_addon(clusterName=name, addonName=addon, resolveConflicts="PRESERVE",
-                                          clientRequestToken=client_token(), aws_retry=True, **update)
-        return self.record("addons", (changed, before, after))
-
-    def find_addon(self, addon):
-        try:
-            live = self.eks.describe_addon(clusterName=self.names["cluster"], addonName=addon, aws_retry=True)["addon"]
-        except is_boto3_error_code("ResourceNotFoundException"):
-            return None
-        return live if is_owned(live.get("tags") or {}, self.environment, COMPONENT) else None
+        return self.record("addons", self.addons.ensure(self.config["addons"], self.cluster_version,
+                                                        {EBS_CSI_ADDON: ebs_role_arn}))
 
     def ensure_system_node_group(self):
         """The CPU node group of system and platform pods, through the one node group helper."""
         name = self.names["system_node_group"]
         spec = node_group_spec(self.config["system_node_group"], SYSTEM_LABELS,
                                node_role_arn=self.role_arns["node_role"], subnet_ids=self.subnet_ids,
-                               kubernetes_version=(self.cluster or {}).get("version") or self.config["kubernetes_version"])
+                               kubernetes_version=self.cluster_version)
         changed = self.record("system_node_group", self.node_groups.ensure(name, spec, "config.system_node_group"))
         self.system_node_group = self.node_groups.output(name)
         return changed
@@ -682,12 +515,12 @@ class Eks:
 
     def outputs(self):
         return eks_logic.outputs(self.names, self.config, self.cluster, {
-            "oidc_provider_arn": self.oidc_provider_arn,
+            "oidc_provider_arn": self.oidc_provider.arn,
             "cluster_role_arn": self.role_arns.get("cluster_role"),
             "node_role_arn": self.role_arns.get("node_role"),
             "kms_key_arn": self.key_arn,
-            "access_entries": self.access_entries,
-            "addons": self.addons,
+            "access_entries": self.access.principals,
+            "addons": self.addons.outputs,
             "system_node_group": self.system_node_group,
             "ebs_csi_identity": self.ebs_csi_identity,
             "unsupported": self.unsupported,

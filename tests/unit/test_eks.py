@@ -20,7 +20,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import eks as eks_l
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS
 from ansible_collections.mlops.platform.plugins.modules import eks as module_under_test
 
-from conftest import component_config, run_module, writes
+from conftest import component_config, run_module, warnings, writes
 
 REGION = "eu-west-1"
 PREFIX = "mlops-dev"
@@ -128,6 +128,18 @@ def test_the_live_cluster_is_changed_one_update_at_a_time_in_order():
     assert changes[1][3]["clusterName"] == PREFIX
     assert eks_logic.cluster_changes(config_with(logging=["api"], secrets_encryption=False),
                                      dict(live, accessConfig={"authenticationMode": "API"}), None) == []
+
+
+def test_what_a_plan_does_not_know_yet_is_not_compared_with_the_live_cluster():
+    live = {"name": PREFIX, "version": "1.35", "roleArn": "arn:aws:iam::1:role/cluster",
+            "resourcesVpcConfig": {"subnetIds": ["subnet-a", "subnet-b"]},
+            "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": "arn:key"}}]}
+    config = config_with(kubernetes_version="1.35")
+    unknown = "(known after apply)"
+    assert eks_logic.refused_changes(config, live, [unknown, unknown], unknown, unknown) == []
+    assert sorted(error.path for error in eks_logic.refused_changes(
+        config, live, ["subnet-c"], "arn:aws:iam::1:role/other", "arn:other-key")) == [
+        "name_prefix", "name_prefix", "subnet_ids"]
 
 
 def test_access_entries_of_others_are_never_changed_and_old_admins_go():
@@ -420,6 +432,24 @@ def addon_versions(addon, version, default):
         {"addonVersion": default, "compatibilities": [{"clusterVersion": version, "defaultVersion": True}]}]}]}
 
 
+def expect_admin_policy(stubber, principal):
+    """The cluster-scoped admin policy associated with the entry of ``principal``."""
+    stubber.add_response("associate_access_policy", {"clusterName": PREFIX, "principalArn": principal},
+                         {"clusterName": PREFIX, "principalArn": principal,
+                          "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                          "accessScope": {"type": "cluster"}})
+
+
+def expect_operator_entry(stubber, principal, policy):
+    """Our entry for the run's ``principal``, read, with the cluster-scoped access ``policy`` (a name)."""
+    stubber.add_response("describe_access_entry", {"accessEntry": {
+        "clusterName": PREFIX, "principalArn": principal, "tags": dict(MANAGED, **{KEY: "access-entry/operator"})}},
+        {"clusterName": PREFIX, "principalArn": principal})
+    stubber.add_response("list_associated_access_policies", {"clusterName": PREFIX, "associatedAccessPolicies": [
+        {"policyArn": "arn:aws:eks::aws:cluster-access-policy/" + policy, "accessScope": {"type": "cluster"}}]},
+        {"clusterName": PREFIX, "principalArn": principal})
+
+
 def test_addons_and_access_entries_are_made_on_an_endpoint_that_serves_them(eks_api, subnets, capsys):
     owned_cluster(subnets, "1.35")
     # Access entries: the probe, then the list, then one new entry for the caller.
@@ -444,10 +474,7 @@ def test_addons_and_access_entries_are_made_on_an_endpoint_that_serves_them(eks_
         eks_api.add_response("create_access_entry", {"accessEntry": {"principalArn": principal}},
                              {"clusterName": PREFIX, "principalArn": principal, "type": "STANDARD",
                               "tags": dict(MANAGED, **{KEY: why}), "clientRequestToken": ANY})
-        eks_api.add_response("associate_access_policy", {"clusterName": PREFIX, "principalArn": principal},
-                             {"clusterName": PREFIX, "principalArn": principal,
-                              "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                              "accessScope": {"type": "cluster"}})
+        expect_admin_policy(eks_api, principal)
     # Add-ons: the probe; the EBS CSI driver (not wanted) is looked for, since its role stays
     # while it is installed; then per add-on a read, its default version, and its creation.
     eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
@@ -478,12 +505,7 @@ def test_raising_the_version_upgrades_the_control_plane_then_the_addons(eks_api,
     eks_api.add_response("list_access_entries", {"accessEntries": []}, {"clusterName": PREFIX, "maxResults": 1})
     caller = boto3.client("sts").get_caller_identity()["Arn"]
     eks_api.add_response("list_access_entries", {"accessEntries": [caller]}, {"clusterName": PREFIX})
-    eks_api.add_response("describe_access_entry", {"accessEntry": {
-        "clusterName": PREFIX, "principalArn": caller, "tags": dict(MANAGED, **{KEY: "access-entry/operator"})}},
-        {"clusterName": PREFIX, "principalArn": caller})
-    eks_api.add_response("list_associated_access_policies", {"clusterName": PREFIX, "associatedAccessPolicies": [
-        {"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-         "accessScope": {"type": "cluster"}}]}, {"clusterName": PREFIX, "principalArn": ANY})
+    expect_operator_entry(eks_api, caller, "AmazonEKSClusterAdminPolicy")
     eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
     not_found(eks_api, "describe_addon", {"clusterName": PREFIX, "addonName": "aws-ebs-csi-driver"})
     eks_api.add_response("describe_addon", {"addon": {"addonName": "kube-proxy", "clusterName": PREFIX,
@@ -516,6 +538,117 @@ def test_secrets_encryption_is_turned_on_for_a_cluster_that_has_none(eks_api, su
     assert result["diff"]["before"]["cluster"]["secrets_key_arn"] is None
     assert result["diff"]["after"]["cluster"]["secrets_key_arn"] == result["kms_key_arn"]
     assert result["kms_key_arn"].startswith("arn:aws:kms:")
+
+
+def test_an_entry_of_ours_gets_its_admin_policy_and_one_of_someone_else_is_left_alone(eks_api, subnets, capsys):
+    owned_cluster(subnets, "1.35")
+    caller = boto3.client("sts").get_caller_identity()["Arn"]
+    admin = "arn:aws:iam::%s:role/platform-admins" % ACCOUNT
+    eks_api.add_response("list_access_entries", {"accessEntries": []}, {"clusterName": PREFIX, "maxResults": 1})
+    eks_api.add_response("list_access_entries", {"accessEntries": [admin, caller]}, {"clusterName": PREFIX})
+    # The configured admin's entry was made by someone else: never changed, its policies not read.
+    eks_api.add_response("describe_access_entry", {"accessEntry": {"clusterName": PREFIX, "principalArn": admin}},
+                         {"clusterName": PREFIX, "principalArn": admin})
+    expect_operator_entry(eks_api, caller, "AmazonEKSViewPolicy")
+    expect_admin_policy(eks_api, caller)
+    eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
+    not_found(eks_api, "describe_addon", {"clusterName": PREFIX, "addonName": "aws-ebs-csi-driver"})
+    rc, result = converge(capsys, subnets, addons=[], secrets_encryption=False, admin_principal_arns=[admin])
+    assert rc == 0, result.get("msg")
+    eks_api.assert_no_pending_responses()
+    assert result["changed"]
+    assert result["access_entries"] == [caller]
+    assert result["diff"]["before"]["access_entries"] == result["diff"]["after"]["access_entries"] == [caller]
+    assert "The access entry of %s was not made by this collection: it is left as it is, and its access " \
+           "policies are not checked." % admin in warnings(result)
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_addons_of_others_and_newer_ones_are_left_and_ours_gets_its_role(eks_api, subnets, capsys, check):
+    owned_cluster(subnets, "1.35")
+    role = "arn:aws:iam::%s:role/mlops-dev-ebs-csi-driver" % ACCOUNT
+    eks_api.add_client_error("list_access_entries", "NotImplemented", "Not yet implemented", 404,
+                             expected_params={"clusterName": PREFIX, "maxResults": 1})
+    # The EBS CSI driver's IRSA role: any Pod Identity association of ours for it would go.
+    eks_api.add_response("list_pod_identity_associations", {"associations": []},
+                         {"clusterName": PREFIX, "maxResults": 1})
+    eks_api.add_response("list_pod_identity_associations", {"associations": []}, {"clusterName": PREFIX})
+    eks_api.add_response("describe_addon_versions", {"addons": []}, {"maxResults": 1})
+    live = {"aws-ebs-csi-driver": ("v1.50.0-eksbuild.1", MANAGED, "arn:aws:iam::%s:role/old" % ACCOUNT),
+            "coredns": ("v1.11.0-eksbuild.1", {}, None),
+            "kube-proxy": ("v1.35.2-eksbuild.1", MANAGED, None)}
+    for addon, (version, tags, role_arn) in live.items():
+        addon_live = {"addonName": addon, "clusterName": PREFIX, "addonVersion": version, "status": "ACTIVE",
+                      "tags": tags}
+        if role_arn:
+            addon_live["serviceAccountRoleArn"] = role_arn
+        eks_api.add_response("describe_addon", {"addon": addon_live}, {"clusterName": PREFIX, "addonName": addon})
+        # The defaults: the same version, a newer one (someone else's add-on), an older one.
+        default = {"aws-ebs-csi-driver": version, "coredns": "v1.12.0-eksbuild.1",
+                   "kube-proxy": "v1.35.1-eksbuild.1"}[addon]
+        eks_api.add_response("describe_addon_versions", addon_versions(addon, "1.35", default),
+                             {"kubernetesVersion": "1.35", "addonName": addon})
+        if addon == "aws-ebs-csi-driver" and not check:
+            eks_api.add_response("update_addon", {"update": {"id": "u-4", "status": "InProgress",
+                                                             "type": "AddonUpdate"}},
+                                 {"clusterName": PREFIX, "addonName": addon, "serviceAccountRoleArn": role,
+                                  "resolveConflicts": "PRESERVE", "clientRequestToken": ANY})
+    rc, result = converge(capsys, subnets, check=check, addons=list(live), secrets_encryption=False)
+    assert rc == 0, result.get("msg")
+    eks_api.assert_no_pending_responses()
+    assert result["changed"]
+    assert result["unsupported"] == ["access entries"]
+    assert result["addons"] == {"aws-ebs-csi-driver": {"version": "v1.50.0-eksbuild.1", "status": "ACTIVE",
+                                                       "owned": True},
+                                "coredns": {"version": "v1.11.0-eksbuild.1", "status": "ACTIVE", "owned": False},
+                                "kube-proxy": {"version": "v1.35.2-eksbuild.1", "status": "ACTIVE", "owned": True}}
+    assert result["diff"]["before"]["addons"] == result["diff"]["after"]["addons"] == dict(
+        (addon, version) for addon, (version, unused, unused_role) in live.items())
+    assert "The add-on coredns was not made by this collection: it is left as it is." in warnings(result)
+
+
+# --- the OIDC provider --------------------------------------------------------------------------
+
+def issuer_provider(result, client_ids, tags):
+    """Replace the converged OIDC provider by one with ``client_ids`` and ``tags``."""
+    iam = boto3.client("iam")
+    iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=result["oidc_provider_arn"])
+    iam.create_open_id_connect_provider(Url=result["oidc_issuer"], ClientIDList=client_ids,
+                                        Tags=[{"Key": key, "Value": value} for key, value in tags.items()])
+
+
+def test_an_oidc_provider_someone_else_made_is_used_as_it_is(subnets, api_calls, capsys):
+    rc, result = converge(capsys, subnets)
+    issuer_provider(result, ["sts.amazonaws.com", "other"], {})
+    del api_calls[:]
+    rc, result = converge(capsys, subnets)
+    assert rc == 0 and not result["changed"], result["diff"]
+    assert writes(api_calls) == []
+    assert "The IAM OIDC provider %s was not made by this collection: it is used as it is and not changed." \
+        % result["oidc_provider_arn"] in warnings(result)
+
+
+def test_an_oidc_provider_of_ours_gets_the_audience_and_tags_it_lacks(subnets, api_calls, capsys):
+    args = dict(args_with(subnets), tags={"Project": "mlops"})
+    rc, result = run_module(capsys, module_under_test.main, args)
+    assert rc == 0, result.get("msg")
+    issuer_provider(result, ["other"], MANAGED)
+    del api_calls[:]
+    rc, planned = run_module(capsys, module_under_test.main, dict(args, _ansible_check_mode=True))
+    assert rc == 0 and planned["changed"]
+    assert writes(api_calls) == []
+    assert planned["diff"]["before"]["oidc_provider"]["client_ids"] == ["other"]
+    assert planned["diff"]["after"]["oidc_provider"]["client_ids"] == ["other", "sts.amazonaws.com"]
+    # With the audience there, only the environment's tag is missing (the stand-in lacks
+    # AddClientIDToOpenIDConnectProvider, not TagOpenIDConnectProvider).
+    issuer_provider(result, ["sts.amazonaws.com"], MANAGED)
+    del api_calls[:]
+    rc, tagged = run_module(capsys, module_under_test.main, args)
+    assert rc == 0 and tagged["changed"], tagged.get("msg")
+    assert writes(api_calls) == ["TagOpenIDConnectProvider"]
+    provider = boto3.client("iam").get_open_id_connect_provider(OpenIDConnectProviderArn=result["oidc_provider_arn"])
+    assert {"Key": "Project", "Value": "mlops"} in provider["Tags"]
+    assert tagged["diff"]["before"]["oidc_provider"] == tagged["diff"]["after"]["oidc_provider"]
 
 
 # --- a lost answer never makes a second cluster ----------------------------------------------
