@@ -222,6 +222,52 @@ def _apply_stand_in_corrections() -> None:
     GuardDutyResponse.update_organization_configuration = update_guardduty_organization_configuration
     guardduty_urls.url_paths.setdefault("{0}/detector/(?P<detector_id>[^/]+)/admin$", GuardDutyResponse.dispatch)
 
+    # 6. Tags of EKS managed node groups (moto 5.2.5, moto/eks/models.py EKSBackend.tag_resource,
+    #    untag_resource and list_tags_for_resource): moto tags clusters only and answers a node
+    #    group's ARN with NotFoundException, while EKS tags a node group by its ARN as it does a
+    #    cluster (EKS API reference, TagResource). The node group helpers add the environment's
+    #    tags to their groups, so on the stand-in a change of mlops_environment.tags failed the
+    #    run. A node group is found by its ARN among the clusters' groups (DescribeNodegroup
+    #    already answers its tags); any other ARN is left to moto.
+    from moto.eks.models import EKSBackend
+
+    def owned_nodegroup(backend, arn):
+        return next((group for cluster in backend.clusters.values() for group in cluster.nodegroups.values()
+                     if group.arn == arn), None)
+
+    def tag_nodegroup(original):
+        def tag_resource(self, resource_arn, tags):
+            group = owned_nodegroup(self, resource_arn)
+            if group is None:
+                return original(self, resource_arn, tags)
+            group.tags = dict(group.tags or {}, **tags)
+            return None
+        return tag_resource
+
+    def untag_nodegroup(original):
+        def untag_resource(self, resource_arn, tag_keys):
+            group = owned_nodegroup(self, resource_arn)
+            if group is None:
+                return original(self, resource_arn, tag_keys)
+            keys = tag_keys if isinstance(tag_keys, list) else [tag_keys]
+            group.tags = {key: value for key, value in (group.tags or {}).items() if key not in keys}
+            return None
+        return untag_resource
+
+    def list_nodegroup_tags(original):
+        def list_tags_for_resource(self, resource_arn):
+            group = owned_nodegroup(self, resource_arn)
+            return original(self, resource_arn) if group is None else dict(group.tags or {})
+        return list_tags_for_resource
+
+    for name, correct in (("tag_resource", tag_nodegroup), ("untag_resource", untag_nodegroup),
+                          ("list_tags_for_resource", list_nodegroup_tags)):
+        original = getattr(EKSBackend, name)
+        if not getattr(original, "mlops_corrected", False):
+            corrected = correct(original)
+            corrected.mlops_corrected = True
+            setattr(EKSBackend, name, corrected)
+
 
 def serve(port: int) -> None:
     """Run moto's server on HOST:port in this process until SIGTERM/SIGINT."""

@@ -149,3 +149,25 @@ def test_a_live_process_that_is_not_the_server_is_not_ours() -> None:
         sleeper.kill()
         sleeper.wait()
     assert not local_aws.is_our_server(sleeper.pid)
+
+
+def test_the_stand_in_tags_eks_node_groups_by_arn_as_eks_does(aws, stand_in_corrections) -> None:
+    """Correction 6: moto tags EKS clusters only; EKS tags a node group by its ARN too."""
+    import boto3
+
+    eks = boto3.client("eks", region_name="us-east-1")
+    role = "arn:aws:iam::123456789012:role/nodes"
+    eks.create_cluster(name="c", roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    group = eks.create_nodegroup(clusterName="c", nodegroupName="cpu", nodeRole=role, subnets=["subnet-1"],
+                                 tags={"team": "ml"})["nodegroup"]
+    cluster_arn = eks.describe_cluster(name="c")["cluster"]["arn"]
+
+    eks.tag_resource(resourceArn=group["nodegroupArn"], tags={"cost-centre": "42"})
+    eks.untag_resource(resourceArn=group["nodegroupArn"], tagKeys=["team"])
+    eks.tag_resource(resourceArn=cluster_arn, tags={"cluster-tag": "yes"})
+
+    assert eks.list_tags_for_resource(resourceArn=group["nodegroupArn"])["tags"] == {"cost-centre": "42"}
+    assert eks.describe_nodegroup(clusterName="c", nodegroupName="cpu")["nodegroup"]["tags"] == {"cost-centre": "42"}
+    assert eks.list_tags_for_resource(resourceArn=cluster_arn)["tags"] == {"cluster-tag": "yes"}
+    with pytest.raises(eks.exceptions.ResourceNotFoundException):
+        eks.tag_resource(resourceArn=group["nodegroupArn"].replace("/cpu/", "/gone/"), tags={"a": "b"})
