@@ -20,6 +20,7 @@ import re
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import EKS_STANDARD_SUPPORT
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import POLICY_VERSION
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 from ansible_collections.mlops.platform.plugins.module_utils.workload_identity import IRSA_AUDIENCE
 
@@ -61,7 +62,7 @@ def service_roles(cluster_name):
 
 def service_trust(service):
     """A role that ``service`` (eks.amazonaws.com, ec2.amazonaws.com) assumes."""
-    return {"Version": "2012-10-17", "Statement": [{
+    return {"Version": POLICY_VERSION, "Statement": [{
         "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
 
 

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import POLICY_VERSION
+
 GUARDRAILS = {
     "deny_leaving_organization": "Deny organizations:LeaveOrganization.",
     "deny_regions_outside_allow_list": "Deny requests outside `allowed_regions` (global services exempt).",
@@ -88,7 +90,7 @@ def _guardrail_statements(name, allowed_regions, exempt_principal_arns):
 
 
 def policy_document(statements):
-    return {"Version": "2012-10-17", "Statement": statements}
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def minified(document):

@@ -52,13 +52,13 @@ from ansible_collections.mlops.platform.plugins.module_utils import organization
 from ansible_collections.mlops.platform.plugins.module_utils.organization_resources import config_error
 from ansible_collections.mlops.platform.plugins.module_utils.component import MANAGED_TAG, UNKNOWN, managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
-from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import create_bucket, kms_encryption, merged_policy
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import POLICY_VERSION, merged_policy
+from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import create_bucket, kms_encryption
 from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import plan_bucket
 from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import read_bucket, read_ownership, s3_encryption
 from ansible_collections.mlops.platform.plugins.module_utils.s3_bucket import write_settings
 from ansible_collections.mlops.platform.plugins.module_utils.s3_policy import deny_insecure_transport
 
-POLICY_VERSION = "2012-10-17"
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 
 # Statement IDs this library owns in the trail bucket's policy. Statements with

@@ -15,6 +15,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.identities import (  # noqa: F401 pylint: disable=unused-import
     DEFAULT_KIND, IDENTITIES, IDENTITY_KINDS, PLATFORM_COMPONENTS, Identity, wanted_identities)
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import POLICY_VERSION
 
 # ---------------------------------------------------------------------------------------
 # From the table and the configuration to IAM: pure functions, no API calls.
@@ -43,7 +44,6 @@ POLICY_NAMES = (LAKE_POLICY, SECRETS_POLICY)
 _OIDC_PROVIDER_ARN = re.compile(r"^arn:(aws[\w-]*):iam::(\d{12}):oidc-provider/(.+)$")
 _WILDCARDS = re.compile(r"[*?$]")
 
-_POLICY_VERSION = "2012-10-17"
 _LAKE_READ_ACTIONS = ["s3:GetObject"]
 # PutObject covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
 _LAKE_WRITE_ACTIONS = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts",
@@ -172,7 +172,7 @@ def trust_policy(kind, partition, account_id, oidc_provider_arn, oidc_issuer, na
         }
     else:
         raise ValueError("%r is not an identity kind; use one of %s" % (kind, ", ".join(IDENTITY_KINDS)))
-    return {"Version": _POLICY_VERSION, "Statement": [statement]}
+    return {"Version": POLICY_VERSION, "Statement": [statement]}
 
 
 def lake_zones(identity, lake):
@@ -250,7 +250,7 @@ def permissions(identity, partition, region, account_id, name_prefix, lake, secr
             statements.append({"Sid": "UseLakeKey", "Effect": "Allow",
                                "Action": list(_KEY_WRITE_ACTIONS if write else _KEY_READ_ACTIONS),
                                "Resource": key_arn})
-        policies[LAKE_POLICY] = {"Version": _POLICY_VERSION, "Statement": statements}
+        policies[LAKE_POLICY] = {"Version": POLICY_VERSION, "Statement": statements}
 
     secrets = None
     if row.all_secrets:
@@ -267,7 +267,7 @@ def permissions(identity, partition, region, account_id, name_prefix, lake, secr
         if row.all_secrets and others:
             statements.append({"Sid": "ReadEnvironmentSecretsElsewhere", "Effect": "Allow",
                                "Action": list(_SECRET_ACTIONS), "Resource": others})
-        policies[SECRETS_POLICY] = {"Version": _POLICY_VERSION, "Statement": statements}
+        policies[SECRETS_POLICY] = {"Version": POLICY_VERSION, "Statement": statements}
 
     managed = sorted("arn:%s:iam::aws:policy/%s" % (partition, policy) for policy in row.managed_policies)
     return policies, managed

@@ -388,7 +388,7 @@ MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 PACKAGE = "ansible_collections.mlops.platform.plugins.module_utils"
 # What the schema and the engine may import: themselves and the data modules beside them.
 CONFIGURATION_MODULES = {"config_schema", "schema_engine", "naming", "guardrails", "identities", "instance_types",
-                         "rds_storage", "regions"}
+                         "rds_storage", "regions", "resource_policy"}
 
 
 def module_utils_imports(name):
