@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
+from ansible_collections.mlops.platform.plugins.module_utils import network_nat
+from ansible_collections.mlops.platform.plugins.module_utils import network_writer
 from ansible_collections.mlops.platform.plugins.module_utils import security_group as sg
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import NETWORK
 from ansible_collections.mlops.platform.plugins.modules import network as module_under_test
 
@@ -528,10 +531,10 @@ def test_only_calls_naming_what_this_run_created_wait_for_it(lake, api_calls, ca
     result = converge(capsys, {**FULL, "interface_endpoints": []})
     assert refused == ["CreateSubnet"] and len(result["private_subnet_ids"]) == 3
 
-    network = module_under_test.Network(FakeModule(None), config_with(), ENVIRONMENT)
-    network.made.add("vpc-new")
-    assert network.settling({"VpcId": "vpc-new", "TagSpecifications": []}) == module_under_test.NOT_KNOWN_YET
-    assert network.settling({"VpcId": "vpc-older"}) == ()
+    writer = network_writer.Ec2Writer(FakeModule(None), ENVIRONMENT)
+    writer.made.add("vpc-new")
+    assert writer.settling({"VpcId": "vpc-new", "TagSpecifications": []}) == network_writer.NOT_KNOWN_YET
+    assert writer.settling({"VpcId": "vpc-older"}) == ()
 
 
 def writes_calls(calls):
@@ -676,9 +679,9 @@ def test_nat_gateways_are_all_started_then_waited_for_together(monkeypatch):
     stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"},
                                                                 {"NatGatewayId": "nat-1", "State": "available"}]},
                       {"NatGatewayIds": ["nat-0", "nat-1"]})
-    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    monkeypatch.setattr(network_nat, "NAT_WAIT_DELAY", 1)
     with stub:
-        network.ensure_nat_gateways()
+        assert network.nat_gateways.ensure() is True
     stub.assert_no_pending_responses()
     assert [network.nats[key]["NatGatewayId"] for key in sorted(network.nats)] == ["nat-0", "nat-1"]
 
@@ -695,11 +698,11 @@ def test_a_nat_gateway_left_pending_by_an_interrupted_run_is_waited_for(monkeypa
         wanted["nat_gateways"][key]["tags"]), "NatGatewayAddresses": []}}
     stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"}]},
                       {"NatGatewayIds": ["nat-0"]})
-    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    monkeypatch.setattr(network_nat, "NAT_WAIT_DELAY", 1)
     with stub:
-        network.ensure_nat_gateways()
+        changed = network.nat_gateways.ensure()
     stub.assert_no_pending_responses()
-    assert not network.changed
+    assert changed is False
 
 
 def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
@@ -712,16 +715,16 @@ def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
                "LogDestination": LAKE_LOGS, "MaxAggregationInterval": 600, "TagSpecifications": ANY, "ClientToken": ANY}
     stub.add_response("create_flow_logs", {"FlowLogIds": ["fl-1"], "Unsuccessful": []}, request)
     with stub:
-        network.ensure_flow_logs()
-    assert network.flow_logs[0]["FlowLogId"] == "fl-1" and network.changed
+        changed = network.vpc_flow_logs.ensure()
+    assert network.flow_logs[0]["FlowLogId"] == "fl-1" and changed is True
 
     network, stub = stubbed_network(config)
     network.desired = wanted
     network.vpc = {"VpcId": "vpc-1"}
     stub.add_response("create_flow_logs", {"FlowLogIds": [], "Unsuccessful": [
         {"ResourceId": "vpc-1", "Error": {"Code": "400", "Message": "Access Denied for LogDestination"}}]}, request)
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        network.ensure_flow_logs()
+    with stub, pytest.raises(AWSResourceError) as error:
+        network.vpc_flow_logs.ensure()
     assert str(error.value).startswith("config.flow_logs.destination: CreateFlowLogs refused " + LAKE_LOGS)
 
 
@@ -733,7 +736,7 @@ def test_an_endpoint_service_the_region_does_not_offer_is_refused_before_any_wri
     stub.add_client_error("describe_vpc_endpoint_services", "InvalidServiceName",
                           "The Vpc Endpoint Service 'com.amazonaws.eu-west-1.bedrock-runtime' does not exist",
                           expected_params={"ServiceNames": ANY})
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
+    with stub, pytest.raises(AWSResourceError) as error:
         network.preflight()
     assert str(error.value) == ("config.interface_endpoints[1]: 'bedrock-runtime' is not offered in this region "
                                 "(com.amazonaws.eu-west-1.bedrock-runtime)")
@@ -743,13 +746,13 @@ def test_a_nat_gateway_that_fails_reports_its_failure_message_at_once(monkeypatc
     """botocore's waiter stops on a failed gateway; its FailureMessage is the error, not a timeout."""
     config = config_with(nat_gateway_mode="single", flow_logs={"enabled": False}, gateway_endpoints=[])
     network, stub = stubbed_network(config)
-    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    monkeypatch.setattr(network_nat, "NAT_WAIT_DELAY", 1)
     failed = {"NatGatewayId": "nat-0", "State": "failed", "FailureCode": "InsufficientFreeAddressesInSubnet",
               "FailureMessage": "Subnet has insufficient free addresses to create this NAT gateway"}
     stub.add_response("describe_nat_gateways", {"NatGateways": [failed]}, {"NatGatewayIds": ["nat-0"]})
     stub.add_response("describe_nat_gateways", {"NatGateways": [failed]}, {"NatGatewayIds": ["nat-0"]})
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        network.wait_for_nats("nat_gateway_available", ["nat-0"])
+    with stub, pytest.raises(AWSResourceError) as error:
+        network.nat_gateways.wait("nat_gateway_available", ["nat-0"])
     stub.assert_no_pending_responses()
     assert str(error.value) == ("config.nat_gateway_mode: NAT gateway creation failed: nat-0 (failed): Subnet has "
                                 "insufficient free addresses to create this NAT gateway")
