@@ -29,6 +29,11 @@ from ansible_collections.mlops.platform.plugins.module_utils.network_writer impo
 ENDPOINT_GROUP_KEY = "security-group/vpc-endpoints"
 
 
+def endpoints_path(endpoint_type):
+    """The config list that asks for an endpoint of ``endpoint_type`` (``Gateway``, ``Interface``)."""
+    return "config.gateway_endpoints" if endpoint_type == "Gateway" else "config.interface_endpoints"
+
+
 class VpcEndpoints:
     """The gateway and interface endpoints of one environment's VPC, and their security group."""
 
@@ -163,8 +168,9 @@ class VpcEndpoints:
         unwanted = self.view.unwanted["endpoints"]
         if not unwanted:
             return False
-        # A repeat after a lost answer reports the endpoints gone in Unsuccessful, not as an error.
-        self.writer.write("delete_vpc_endpoints", VpcEndpointIds=sorted(endpoint["VpcEndpointId"] for endpoint in unwanted))
+        self.writer.delete_all("delete_vpc_endpoints", {
+            endpoint["VpcEndpointId"]: endpoints_path(endpoint["VpcEndpointType"]) for endpoint in unwanted},
+            VpcEndpointIds=sorted(endpoint["VpcEndpointId"] for endpoint in unwanted))
         self.writer.removed = True  # their network interfaces may hold up the deletes that follow
         return True
 

@@ -60,7 +60,8 @@ class FlowLogs:
                 changed |= writer.ensure_tags(flow_log["FlowLogId"], net.tag_dict(flow_log), wanted, "flow-log")
         stale = [flow_log for flow_log in view.flow_logs if flow_log is not keep]
         if stale:
-            changed |= writer.write("delete_flow_logs", FlowLogIds=[flow_log["FlowLogId"] for flow_log in stale]).changed
+            ids = [flow_log["FlowLogId"] for flow_log in stale]
+            changed |= writer.delete_all("delete_flow_logs", dict.fromkeys(ids, "config.flow_logs"), FlowLogIds=ids)
         delivery_roles = {flow_log.get("DeliverLogsPermissionArn") for flow_log in stale} - {None, role_arn}
         if delivery_roles:
             roles = FlowLogDelivery(writer.module, writer.environment, None)

@@ -7,7 +7,8 @@
 ``network_endpoints``, ``network_flow_logs``) read owned resources by key and write through.
 Check mode is decided here: a write in check mode is not sent, but reported as the change it
 would be. Every write returns its own ``changed`` (``write``, ``write_once`` and ``create``
-as a :data:`Write`, with the answer or the created resource; ``delete`` as a bool), for the caller to combine with ``changed |=``.
+as a :data:`Write`, with the answer or the created resource; ``delete`` and ``delete_all``
+as a bool), for the caller to combine with ``changed |=``.
 
 * Creates go through ``aws.create_once``, tagged in the call itself (``TagSpecifications``),
   with a ``ClientToken`` where EC2 takes one, and found again by their key tag after a lost
@@ -51,7 +52,8 @@ CREATED_ID = {"create_vpc": "VpcId", "create_subnet": "SubnetId", "create_intern
               "allocate_address": "AllocationId", "create_vpc_endpoint": "VpcEndpointId"}
 # A subnet or group may still hold an ENI of an endpoint or NAT gateway deleted moments before.
 DEPENDENCY_SETTLING = ("DependencyViolation",)
-# What a delete (sent again after a lost answer) meets once the first one took effect.
+# What a delete (sent again after a lost answer) meets once the first one took effect: as an
+# error, or, for the calls that delete several at once, as an item of ``Unsuccessful``.
 GONE = {
     "delete_nat_gateway": ("NatGatewayNotFound", "InvalidNatGatewayID.NotFound"),
     "release_address": ("InvalidAllocationID.NotFound",),
@@ -59,6 +61,8 @@ GONE = {
     "delete_subnet": ("InvalidSubnetID.NotFound",),
     "delete_route_table": ("InvalidRouteTableID.NotFound",),
     "delete_route": ("InvalidRoute.NotFound",),
+    "delete_vpc_endpoints": ("InvalidVpcEndpoint.NotFound", "InvalidVpcEndpointId.NotFound"),
+    "delete_flow_logs": ("InvalidFlowLogId.NotFound",),
 }
 
 # What a write did: ``changed`` (always True: a write is a change, made or, in check mode,
@@ -145,6 +149,27 @@ class Ec2Writer:
                        DEPENDENCY_SETTLING if self.removed else ())
             self.removed = True
         return True
+
+    def delete_all(self, operation, paths, **params):
+        """One call that deletes several owned resources (DeleteVpcEndpoints, DeleteFlowLogs).
+        Such a call answers what it could not delete in ``Unsuccessful``, not as an error: an
+        item there that is not "already gone" (a lost answer, sent again) fails the run with
+        the config path of its resource (``paths``: id -> path). True: a change."""
+        if self.check_mode:
+            return True
+        answer = write_once(lambda: getattr(self.module.once_client("ec2"), operation)(**params), GONE[operation])
+        failed = [(item.get("ResourceId"), item.get("Error") or {}) for item in (answer or {}).get("Unsuccessful") or []]
+        failed = [(resource_id, error) for resource_id, error in failed if error.get("Code") not in GONE[operation]]
+        if failed:
+            raise AWSResourceError(paths.get(failed[0][0], "config"), "%s could not delete %s" % (
+                self._api_name(operation), "; ".join("%s: %s (%s)" % (
+                    resource_id, error.get("Message") or "no reason given", error.get("Code"))
+                    for resource_id, error in failed)))
+        return True
+
+    def _api_name(self, operation):
+        """EC2's own name of a client method (``delete_flow_logs`` -> ``DeleteFlowLogs``)."""
+        return getattr(self.ec2, "client", self.ec2).meta.method_to_api_mapping[operation]
 
     def create(self, operation, item, wanted, describe, exists_codes=(), **params):
         """Create the resource ``wanted`` at most once (aws.create_once), found again by its key tag
