@@ -5,7 +5,8 @@
 
 ``NetworkView`` is the reading side of the module's ``Network``: resource keys for ids,
 the diffable state and the module's outputs, all computed from what ``Network.read`` and
-the ``ensure_*`` steps keep on the object.
+the ``ensure_*`` steps keep on the object, the helpers' among them (``network_nat``,
+``network_endpoints``, ``network_flow_logs``).
 """
 
 from __future__ import absolute_import, division, print_function

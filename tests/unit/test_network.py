@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.mlops.platform.plugins.module_utils import network as net
+from ansible_collections.mlops.platform.plugins.module_utils import network_nat
+from ansible_collections.mlops.platform.plugins.module_utils import network_writer
 from ansible_collections.mlops.platform.plugins.module_utils import security_group as sg
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import NETWORK
 from ansible_collections.mlops.platform.plugins.modules import network as module_under_test
 
@@ -489,6 +492,77 @@ def test_a_foreign_group_under_the_endpoints_name_is_refused_before_any_write(la
     assert writes(api_calls) == []
 
 
+def answering(monkeypatch, operation, *answers):
+    """Answer the first calls of ``operation`` in turn with ``answers``, each a function of the
+    call's parameters, ``send()`` (the stand-in's own answer) and ``lose()`` (the connection
+    closes before the answer); later calls go through."""
+    from botocore.exceptions import ConnectionClosedError
+
+    from ansible_collections.mlops.platform.plugins.module_utils import aws
+
+    make_api_call = botocore.client.BaseClient._make_api_call
+    answered = []
+
+    def answer(client, name, params):
+        if name != operation or len(answered) == len(answers):
+            return make_api_call(client, name, params)
+        answered.append(name)
+
+        def send():
+            return make_api_call(client, name, params)
+
+        def lose():
+            raise ConnectionClosedError(endpoint_url=client.meta.endpoint_url)
+
+        return answers[len(answered) - 1](params, send, lose)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", answer)
+    monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
+    return answered
+
+
+def unsuccessful(code):
+    """An answer of DeleteVpcEndpoints / DeleteFlowLogs that deleted nothing: each id in
+    ``Unsuccessful`` with ``code``, as AWS answers it (not as an error)."""
+    def answer(params, send, lose):
+        ids = params.get("VpcEndpointIds") or params.get("FlowLogIds")
+        return {"Unsuccessful": [{"ResourceId": resource_id, "Error": {"Code": code, "Message": "not deleted"}}
+                                 for resource_id in ids]}
+    return answer
+
+
+def applied_then_lost(params, send, lose):
+    send()
+    lose()
+
+
+ONE_ENDPOINT = dict(nat_gateway_mode="none", interface_endpoints=["sts"])
+ONE_ENDPOINT_LESS = dict(nat_gateway_mode="none", interface_endpoints=[])
+
+
+def test_a_foreign_group_made_after_the_read_is_refused_with_the_same_path(lake, capsys, monkeypatch):
+    """The refusal before any write and the one at CreateSecurityGroup (InvalidGroup.Duplicate) name
+    the same option: name_prefix, which names the group."""
+    result = converge(capsys, ONE_ENDPOINT_LESS)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    made = []
+
+    def someone_else_first(params, send, lose):
+        made.append(ec2.create_security_group(GroupName=params["GroupName"], Description="someone else's",
+                                              VpcId=params["VpcId"])["GroupId"])
+        return send()
+
+    answering(monkeypatch, "CreateSecurityGroup", someone_else_first)
+    code, refused = run_module(capsys, module_under_test.main, args(**ONE_ENDPOINT))
+
+    assert code == 1
+    assert refused["msg"].startswith("name_prefix: names the security group mlops-dev-vpc-endpoints (%s), which "
+                                     "exists but is not owned by the network of environment dev" % made[0])
+    assert [group["GroupId"] for group in ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [result["vpc_id"]]},
+        {"Name": "group-name", "Values": ["mlops-dev-vpc-endpoints"]}])["SecurityGroups"]] == made
+
+
 def test_lost_revoke_and_delete_answers_count_as_done(lake, api_calls, capsys, lose_answers):
     """A revoke or delete whose answer is lost is sent again and meets "not there": done, not a failure."""
     result = converge(capsys, FULL)
@@ -511,6 +585,65 @@ def test_lost_revoke_and_delete_answers_count_as_done(lake, api_calls, capsys, l
     assert converge(capsys, smaller)["changed"] is False and writes(api_calls) == []
 
 
+def test_an_endpoint_delete_vpc_endpoints_could_not_delete_fails_the_run_with_its_path(lake, capsys, monkeypatch):
+    """DeleteVpcEndpoints answers what it could not delete in Unsuccessful, with HTTP 200: that
+    is a failure, not a change made."""
+    result = converge(capsys, ONE_ENDPOINT)
+    answering(monkeypatch, "DeleteVpcEndpoints", unsuccessful("OperationNotPermitted"))
+
+    code, refused = run_module(capsys, module_under_test.main, args(**ONE_ENDPOINT_LESS))
+
+    assert code == 1, refused
+    assert refused["msg"] == ("config.interface_endpoints: DeleteVpcEndpoints could not delete %s: not deleted "
+                              "(OperationNotPermitted)" % result["vpc_endpoint_ids"]["sts"])
+    ec2 = boto3.client("ec2", region_name=REGION)
+    assert ec2.describe_security_groups(GroupIds=[result["endpoint_security_group_id"]])["SecurityGroups"], \
+        "nothing that depends on the endpoint is deleted after the failure"
+
+
+def test_an_endpoint_already_gone_after_a_lost_answer_counts_as_deleted(lake, capsys, monkeypatch):
+    converge(capsys, ONE_ENDPOINT)
+    answered = answering(monkeypatch, "DeleteVpcEndpoints", applied_then_lost,
+                         unsuccessful("InvalidVpcEndpoint.NotFound"))
+
+    assert converge(capsys, ONE_ENDPOINT_LESS)["changed"] is True
+    assert answered == ["DeleteVpcEndpoints"] * 2
+    assert converge(capsys, ONE_ENDPOINT_LESS)["changed"] is False
+
+
+S3_FLOW_LOGS = dict(nat_gateway_mode="none", gateway_endpoints=[])
+
+
+def test_a_flow_log_that_delete_flow_logs_could_not_delete_fails_the_run_with_its_path(lake, capsys, monkeypatch):
+    converge(capsys, S3_FLOW_LOGS)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    (old,) = ec2.describe_flow_logs()["FlowLogs"]
+    answering(monkeypatch, "DeleteFlowLogs", unsuccessful("OperationNotPermitted"))
+
+    code, refused = run_module(capsys, module_under_test.main, args(**{**S3_FLOW_LOGS,
+                                                                       "flow_logs": {"traffic_type": "REJECT"}}))
+
+    assert code == 1, refused
+    assert refused["msg"] == ("config.flow_logs: DeleteFlowLogs could not delete %s: not deleted "
+                              "(OperationNotPermitted)" % old["FlowLogId"])
+    assert [flow_log["FlowLogId"] for flow_log in ec2.describe_flow_logs()["FlowLogs"]] == [old["FlowLogId"]]
+
+
+@pytest.mark.parametrize("gone", [unsuccessful("InvalidFlowLogId.NotFound"), None], ids=["aws", "stand-in"])
+def test_a_flow_log_already_gone_after_a_lost_answer_counts_as_deleted(lake, capsys, monkeypatch, gone):
+    """AWS reports the flow log gone in Unsuccessful; the stand-in raises InvalidFlowLogId.NotFound."""
+    converge(capsys, S3_FLOW_LOGS)
+    rejected = {**S3_FLOW_LOGS, "flow_logs": {"traffic_type": "REJECT"}}
+    answered = answering(monkeypatch, "DeleteFlowLogs", applied_then_lost,
+                         *([gone] if gone else [lambda params, send, lose: send()]))
+
+    assert converge(capsys, rejected)["changed"] is True
+    assert answered == ["DeleteFlowLogs"] * 2
+    ec2 = boto3.client("ec2", region_name=REGION)
+    assert [flow_log["TrafficType"] for flow_log in ec2.describe_flow_logs()["FlowLogs"]] == ["REJECT"]
+    assert converge(capsys, rejected)["changed"] is False
+
+
 def test_only_calls_naming_what_this_run_created_wait_for_it(lake, api_calls, capsys, monkeypatch):
     """The settling retry is for a call right after the change it depends on; any other call
     takes "not found" as the real answer."""
@@ -528,10 +661,10 @@ def test_only_calls_naming_what_this_run_created_wait_for_it(lake, api_calls, ca
     result = converge(capsys, {**FULL, "interface_endpoints": []})
     assert refused == ["CreateSubnet"] and len(result["private_subnet_ids"]) == 3
 
-    network = module_under_test.Network(FakeModule(None), config_with(), ENVIRONMENT)
-    network.made.add("vpc-new")
-    assert network.settling({"VpcId": "vpc-new", "TagSpecifications": []}) == module_under_test.NOT_KNOWN_YET
-    assert network.settling({"VpcId": "vpc-older"}) == ()
+    writer = network_writer.Ec2Writer(FakeModule(None), ENVIRONMENT)
+    writer.made.add("vpc-new")
+    assert writer.settling({"VpcId": "vpc-new", "TagSpecifications": []}) == network_writer.NOT_KNOWN_YET
+    assert writer.settling({"VpcId": "vpc-older"}) == ()
 
 
 def writes_calls(calls):
@@ -676,9 +809,9 @@ def test_nat_gateways_are_all_started_then_waited_for_together(monkeypatch):
     stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"},
                                                                 {"NatGatewayId": "nat-1", "State": "available"}]},
                       {"NatGatewayIds": ["nat-0", "nat-1"]})
-    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    monkeypatch.setattr(network_nat, "NAT_WAIT_DELAY", 1)
     with stub:
-        network.ensure_nat_gateways()
+        assert network.nat_gateways.ensure() is True
     stub.assert_no_pending_responses()
     assert [network.nats[key]["NatGatewayId"] for key in sorted(network.nats)] == ["nat-0", "nat-1"]
 
@@ -695,11 +828,11 @@ def test_a_nat_gateway_left_pending_by_an_interrupted_run_is_waited_for(monkeypa
         wanted["nat_gateways"][key]["tags"]), "NatGatewayAddresses": []}}
     stub.add_response("describe_nat_gateways", {"NatGateways": [{"NatGatewayId": "nat-0", "State": "available"}]},
                       {"NatGatewayIds": ["nat-0"]})
-    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    monkeypatch.setattr(network_nat, "NAT_WAIT_DELAY", 1)
     with stub:
-        network.ensure_nat_gateways()
+        changed = network.nat_gateways.ensure()
     stub.assert_no_pending_responses()
-    assert not network.changed
+    assert changed is False
 
 
 def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
@@ -712,16 +845,16 @@ def test_flow_logs_to_the_lakes_log_prefix_and_a_refused_destination():
                "LogDestination": LAKE_LOGS, "MaxAggregationInterval": 600, "TagSpecifications": ANY, "ClientToken": ANY}
     stub.add_response("create_flow_logs", {"FlowLogIds": ["fl-1"], "Unsuccessful": []}, request)
     with stub:
-        network.ensure_flow_logs()
-    assert network.flow_logs[0]["FlowLogId"] == "fl-1" and network.changed
+        changed = network.vpc_flow_logs.ensure()
+    assert network.flow_logs[0]["FlowLogId"] == "fl-1" and changed is True
 
     network, stub = stubbed_network(config)
     network.desired = wanted
     network.vpc = {"VpcId": "vpc-1"}
     stub.add_response("create_flow_logs", {"FlowLogIds": [], "Unsuccessful": [
         {"ResourceId": "vpc-1", "Error": {"Code": "400", "Message": "Access Denied for LogDestination"}}]}, request)
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        network.ensure_flow_logs()
+    with stub, pytest.raises(AWSResourceError) as error:
+        network.vpc_flow_logs.ensure()
     assert str(error.value).startswith("config.flow_logs.destination: CreateFlowLogs refused " + LAKE_LOGS)
 
 
@@ -733,7 +866,7 @@ def test_an_endpoint_service_the_region_does_not_offer_is_refused_before_any_wri
     stub.add_client_error("describe_vpc_endpoint_services", "InvalidServiceName",
                           "The Vpc Endpoint Service 'com.amazonaws.eu-west-1.bedrock-runtime' does not exist",
                           expected_params={"ServiceNames": ANY})
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
+    with stub, pytest.raises(AWSResourceError) as error:
         network.preflight()
     assert str(error.value) == ("config.interface_endpoints[1]: 'bedrock-runtime' is not offered in this region "
                                 "(com.amazonaws.eu-west-1.bedrock-runtime)")
@@ -743,13 +876,13 @@ def test_a_nat_gateway_that_fails_reports_its_failure_message_at_once(monkeypatc
     """botocore's waiter stops on a failed gateway; its FailureMessage is the error, not a timeout."""
     config = config_with(nat_gateway_mode="single", flow_logs={"enabled": False}, gateway_endpoints=[])
     network, stub = stubbed_network(config)
-    monkeypatch.setattr(module_under_test, "_NAT_WAIT_DELAY", 1)
+    monkeypatch.setattr(network_nat, "NAT_WAIT_DELAY", 1)
     failed = {"NatGatewayId": "nat-0", "State": "failed", "FailureCode": "InsufficientFreeAddressesInSubnet",
               "FailureMessage": "Subnet has insufficient free addresses to create this NAT gateway"}
     stub.add_response("describe_nat_gateways", {"NatGateways": [failed]}, {"NatGatewayIds": ["nat-0"]})
     stub.add_response("describe_nat_gateways", {"NatGateways": [failed]}, {"NatGatewayIds": ["nat-0"]})
-    with stub, pytest.raises(module_under_test.AWSResourceError) as error:
-        network.wait_for_nats("nat_gateway_available", ["nat-0"])
+    with stub, pytest.raises(AWSResourceError) as error:
+        network.nat_gateways.wait("nat_gateway_available", ["nat-0"])
     stub.assert_no_pending_responses()
     assert str(error.value) == ("config.nat_gateway_mode: NAT gateway creation failed: nat-0 (failed): Subnet has "
                                 "insufficient free addresses to create this NAT gateway")
