@@ -27,6 +27,7 @@ from ansible_collections.mlops.platform.plugins.module_utils import config_schem
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.component import KEY_TAG, UNKNOWN, is_owned, managed_tags  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mlops.platform.plugins.module_utils.regions import REGION_AZ_COUNT  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.mlops.platform.plugins.module_utils.resource_policy import POLICY_VERSION
 from ansible_collections.mlops.platform.plugins.module_utils.schema_engine import ConfigError
 from ansible_collections.mlops.platform.plugins.module_utils.security_group import rule_sort_key, rules_of
 
@@ -348,7 +349,7 @@ def ingress_rule(cidr):
 def flow_log_trust_policy(account_id, partition, region):
     """Trust for the flow-logs service, for this account's flow logs only (confused deputy)."""
     return {
-        "Version": "2012-10-17",
+        "Version": POLICY_VERSION,
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": FLOW_LOGS_PRINCIPAL},
@@ -364,7 +365,7 @@ def flow_log_trust_policy(account_id, partition, region):
 def flow_log_delivery_policy(log_group_arn):
     """What delivery needs, on the one log group: its streams and events."""
     return {
-        "Version": "2012-10-17",
+        "Version": POLICY_VERSION,
         "Statement": [{
             "Sid": "DeliverVpcFlowLogs",
             "Effect": "Allow",
