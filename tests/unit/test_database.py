@@ -926,13 +926,19 @@ def test_the_wait_ends_on_a_usable_status_and_fails_fast_on_a_stuck_one(network,
     stubber.assert_no_pending_responses()
 
 
-def test_other_subnets_are_one_modify_of_the_subnet_group(network, api_calls, capsys, stub_rds):
-    """The stand-in's ModifyDBSubnetGroup drops the group: RDS's is driven through the Stubber."""
+def converged_reads(network, api_calls, capsys):
+    """``(args, calls, instance)``: a converge's module arguments, then a run's reads with nothing
+    to do (to replay through a Stubber) and the instance they read."""
     args = module_args(network)
     converge(capsys, api_calls, args)
     run(capsys, args)
     calls = list(api_calls)
-    instance = captured(calls, "DescribeDBInstances")["DBInstances"][0]
+    return args, calls, captured(calls, "DescribeDBInstances")["DBInstances"][0]
+
+
+def test_other_subnets_are_one_modify_of_the_subnet_group(network, api_calls, capsys, stub_rds):
+    """The stand-in's ModifyDBSubnetGroup drops the group: RDS's is driven through the Stubber."""
+    args, calls, instance = converged_reads(network, api_calls, capsys)
     group = captured(calls, "DescribeDBSubnetGroups")["DBSubnetGroups"][0]
     elsewhere = dict(group, Subnets=[dict(group["Subnets"][0], SubnetIdentifier="subnet-0123456789abcdef0")])
 
@@ -950,11 +956,8 @@ def test_other_subnets_are_one_modify_of_the_subnet_group(network, api_calls, ca
 
 
 def test_a_wait_that_runs_out_says_how_long_and_the_last_status(network, api_calls, capsys, stub_rds, monkeypatch):
-    args = module_args(network)
-    converge(capsys, api_calls, args)
-    run(capsys, args)
-    calls = list(api_calls)
-    modifying = dict(captured(calls, "DescribeDBInstances")["DBInstances"][0], DBInstanceStatus="modifying")
+    args, calls, instance = converged_reads(network, api_calls, capsys)
+    modifying = dict(instance, DBInstanceStatus="modifying")
     monkeypatch.setattr("botocore.waiter.time.sleep", lambda seconds: None)
 
     stubber = stub_rds(boto3.client("rds", region_name=REGION))
@@ -969,11 +972,7 @@ def test_a_wait_that_runs_out_says_how_long_and_the_last_status(network, api_cal
 
 
 def test_a_stopped_instance_is_reported_when_waited_for(network, api_calls, capsys, stub_rds):
-    args = module_args(network)
-    converge(capsys, api_calls, args)
-    run(capsys, args)
-    calls = list(api_calls)
-    real = captured(calls, "DescribeDBInstances")["DBInstances"][0]
+    args, calls, real = converged_reads(network, api_calls, capsys)
 
     stubber = stub_rds(boto3.client("rds", region_name=REGION))
     replay_reads(stubber, calls, dict(real, DBInstanceStatus="stopped"))
