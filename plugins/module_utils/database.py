@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, mlops.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The database component's pure logic: names, checks, desired state and plans. No network.
+"""The database component's pure logic: names, checks, desired state, plans and views. No network.
 
-The module (plugins/modules/database.py) reads the live resources, hands them to the
-functions here and calls exactly what they say differs. Everything that can be decided
-without AWS is decided here, so that it can be unit-tested without a stand-in.
+The RDS resources (module_utils/rds_resources.py) and the module (plugins/modules/database.py)
+read the live resources, hand them to the functions here and call exactly what they say
+differs. Everything that can be decided without AWS is decided here, so that it can be
+unit-tested without a stand-in.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +17,7 @@ import re
 
 from ansible_collections.mlops.platform.plugins.module_utils import naming
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import check_storage  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_unknown  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.mlops.platform.plugins.module_utils.component import UNKNOWN, is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import MAX_PROVISIONED_IOPS
 from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import MIN_PROVISIONED_IOPS
 from ansible_collections.mlops.platform.plugins.module_utils.rds_storage import PROVISIONED_IOPS_TYPES
@@ -34,7 +35,6 @@ ENGINE = "postgres"
 MASTER_USERNAME = "mlops_admin"
 # Performance Insights' free tier; longer retention is billed.
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
-# Placeholder for values a check-mode plan cannot know (same wording as every component).
 
 # Parameters this component pins in its parameter group, with RDS's apply type for
 # PostgreSQL. rds.force_ssl is dynamic on RDS for PostgreSQL (apply type "dynamic" in
@@ -72,6 +72,8 @@ STUCK_STATUSES = ("failed", "stopped", "stopping", "storage-full", "incompatible
                   "incompatible-parameters", "incompatible-restore", "inaccessible-encryption-credentials",
                   "inaccessible-encryption-credentials-recoverable")
 USABLE_WAIT_DELAY = 30
+# Statuses in which the instance will not become available without someone acting.
+STOPPED_STATUSES = ("stopped", "stopping")
 
 
 def usable_waiter_model(max_attempts):
@@ -498,3 +500,63 @@ def role_secret_name(name_prefix, role):
 def databases_output(config):
     """Logical databases and owner roles, for the platform to create from inside the cluster."""
     return {name: {"owner": database["owner"]} for name, database in sorted(config["databases"].items())}
+
+
+# --- views: what a person compares, and what later components read ------------------------------
+
+
+def managed_tag_view(tags, wanted):
+    """The values of a resource's ``tags`` for the keys this component sets (``wanted``)."""
+    return {key: tags.get(key) for key in sorted(wanted)}
+
+
+def security_group_view(group, name, wanted_tags):
+    """The diffable view of the component's security group (a DescribeSecurityGroups item, its tags as a dict)."""
+    return {
+        "name": name, "id": group["GroupId"],
+        "ingress": describe_rules(rules_of(group.get("IpPermissions", []))),
+        "egress": describe_rules(rules_of(group.get("IpPermissionsEgress", [])), "to"),
+        "tags": managed_tag_view(group["tags"], wanted_tags),
+    }
+
+
+def role_secrets_view(config, name_prefix, secrets, wanted_tags):
+    """``{role: {name, tags}}`` of the owner roles' secrets that exist (never their values);
+    ``secrets`` are the listed secrets by name, their tags as a dict."""
+    result = {}
+    for role in owner_roles(config):
+        secret = secrets.get(role_secret_name(name_prefix, role))
+        if secret is not None:
+            result[role] = {"name": secret["Name"], "tags": managed_tag_view(secret["tags"], wanted_tags)}
+    return result
+
+
+def role_secrets_output(config, name_prefix, secrets):
+    """``{role: {name, arn}}`` of the owner roles' password secrets."""
+    result = {}
+    for role in owner_roles(config):
+        name = role_secret_name(name_prefix, role)
+        result[role] = {"name": name, "arn": (secrets.get(name) or {}).get("ARN", UNKNOWN)}
+    return result
+
+
+def outputs(config, resource_names, instance, security_group_id, kms_key_arn, role_secrets):
+    """The module's outputs; ``instance`` is the DescribeDBInstances item (None: only planned)."""
+    planned = instance is None
+    instance = instance or {}
+    endpoint = instance.get("Endpoint") or {}
+    secret = instance.get("MasterUserSecret") or {}
+    return {
+        "instance_identifier": resource_names["instance"],
+        "status": UNKNOWN if planned else instance.get("DBInstanceStatus"),
+        "endpoint": endpoint.get("Address"),
+        "port": endpoint.get("Port") or config["port"],
+        "master_username": instance.get("MasterUsername", MASTER_USERNAME),
+        "master_user_secret_arn": UNKNOWN if planned else secret.get("SecretArn"),
+        "security_group_id": security_group_id,
+        "subnet_group": resource_names["subnet_group"],
+        "parameter_group": resource_names["parameter_group"],
+        "kms_key_arn": kms_key_arn,
+        "databases": databases_output(config),
+        "role_secrets": role_secrets,
+    }

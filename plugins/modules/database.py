@@ -230,10 +230,10 @@ databases:
 api_calls:
   description:
     - The AWS API calls this run made, by operation, with the number of writes among them. A run with
-      nothing to do makes 11 reads and no write.
+      nothing to do makes 12 reads and no write.
   returned: always
   type: dict
-  sample: {"total": 11, "writes": 0, "by_operation": {"DescribeDBInstances": 1, "ListTagsForResource": 2}}
+  sample: {"total": 12, "writes": 0, "by_operation": {"DescribeDBInstances": 1, "ListTagsForResource": 2}}
 ansible_facts:
   description: The outputs above under C(mlops_database), for the roles that follow.
   returned: always
@@ -252,11 +252,9 @@ import secrets
 
 try:
     import botocore
-    from botocore import waiter as core_waiter
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
@@ -264,26 +262,25 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.mlops.platform.plugins.module_utils import database as db
 from ansible_collections.mlops.platform.plugins.module_utils import security_group as sg
 from ansible_collections.mlops.platform.plugins.module_utils.aws import AWS_RETRY
-from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, create_once
-from ansible_collections.mlops.platform.plugins.module_utils.aws import paginate, wait_until
+from ansible_collections.mlops.platform.plugins.module_utils.aws import AWSResourceError, MlopsAWSModule, paginate
 from ansible_collections.mlops.platform.plugins.module_utils.generated_secret import GeneratedSecrets
 from ansible_collections.mlops.platform.plugins.module_utils.kms_key import ComponentKey
 from ansible_collections.mlops.platform.plugins.module_utils.component import ConfigProblems
 from ansible_collections.mlops.platform.plugins.module_utils.component import component_argument_spec
 from ansible_collections.mlops.platform.plugins.module_utils.component import fail_config
-from ansible_collections.mlops.platform.plugins.module_utils.component import is_owned, is_unknown
+from ansible_collections.mlops.platform.plugins.module_utils.component import is_unknown
 from ansible_collections.mlops.platform.plugins.module_utils.component import managed_tags
 from ansible_collections.mlops.platform.plugins.module_utils.component import validate_config
 from ansible_collections.mlops.platform.plugins.module_utils.config_schema import DATABASE
+from ansible_collections.mlops.platform.plugins.module_utils.rds_resources import DBInstance, DBParameterGroup
+from ansible_collections.mlops.platform.plugins.module_utils.rds_resources import DBSubnetGroup
 
 UNKNOWN = db.UNKNOWN
 
-# Statuses in which the instance will not become available without someone acting.
-STOPPED_STATUSES = ("stopped", "stopping")
-
 
 class Database:
-    """Reads the component's resources once and converges them toward the configuration."""
+    """Reads the component's resources once and converges them toward the configuration;
+    each ``ensure_*`` returns whether it changed something (in check mode: would)."""
 
     def __init__(self, module, config):
         self.module = module
@@ -294,26 +291,27 @@ class Database:
         self.environment = self.params["environment"]
         self.tags = managed_tags(self.environment, db.COMPONENT, self.params["tags"])
         self.ec2 = module.client("ec2", retry_decorator=AWS_RETRY)
-        self.rds = module.client("rds", retry_decorator=AWS_RETRY)
-        self.rds_once = module.once_client("rds")
+        rds = module.client("rds", retry_decorator=AWS_RETRY)
         self.groups = sg.ComponentSecurityGroups(module, self.ec2, self.environment, db.COMPONENT)
         self.secrets = GeneratedSecrets(module, db.role_secret_name(self.params["name_prefix"], ""),
                                         self.environment, db.COMPONENT, self.tags)
         self.kms_key = ComponentKey(module, self.names["kms_alias"], self.environment, db.COMPONENT, self.tags,
                                     "Encrypts the PostgreSQL database %s (mlops.platform)" % self.names["instance"],
                                     "name_prefix")
+        self.subnet_group = DBSubnetGroup(
+            module, rds, self.names["subnet_group"], self.environment, db.COMPONENT, self.tags,
+            "Private subnets of the PostgreSQL database %s (mlops.platform)" % self.names["instance"])
+        self.parameter_group = DBParameterGroup(
+            module, rds, self.names["parameter_group"], self.environment, db.COMPONENT, self.tags,
+            self.names["parameter_group_family"], "PostgreSQL %s: TLS only (mlops.platform)" % self.names["instance"],
+            db.PARAMETERS)
+        self.instance = DBInstance(module, rds, config, self.names, self.environment, db.COMPONENT, self.tags)
         self.key_after = None
-        self.changed = False
-        self.instance_changed = False
         self.vpc_known = not is_unknown(self.params["vpc_id"])
         self.subnets_known = not any(is_unknown(subnet) for subnet in self.params["subnet_ids"])
-        # Live resources (None: absent), each with its tags as a dict under "tags".
+        # The security group as DescribeSecurityGroups gives it (None: absent), its tags as a dict under "tags".
         self.security_group = None
-        self.subnet_group = None
-        self.parameter_group = None
-        self.instance = None
         self.before = {}
-        self.after = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -324,19 +322,14 @@ class Database:
             raise ConfigProblems(errors)
         errors = self.read_security_groups()
         self.kms_key.read()
-        self.read_subnet_group()
-        self.read_parameter_group()
-        self.read_instance()
+        self.subnet_group.read()
+        self.parameter_group.read()
+        self.instance.read()
         self.secrets.read()
         errors += self.ownership_problems()
         if errors:
             raise ConfigProblems(errors)
         self.before = self.state()
-
-    @property
-    def role_secrets(self):
-        """The owner roles' password secrets, ``<name_prefix>/database/<role>``, by name."""
-        return self.secrets.live
 
     def read_subnets(self):
         """One DescribeSubnets: the subnets exist, lie in the VPC and cover two AZs (Multi-AZ too)."""
@@ -364,102 +357,36 @@ class Database:
                 self.security_group = dict(group, tags=boto3_tag_list_to_ansible_dict(group.get("Tags", [])))
         return errors
 
-    def owned_or_none(self, resource):
-        return resource if resource is not None and is_owned(resource["tags"], self.environment, db.COMPONENT) \
-            else None
-
-    def not_owned(self, what, name):
-        return AWSResourceError("name_prefix", "names the %s %s, which exists but is not owned by the database of "
-                                               "environment %s (no mlops.platform ownership tags); it is left alone: "
-                                               "remove it or choose another name_prefix" % (what, name, self.environment))
-
-    def find_owned_instance(self):
-        self.read_instance()
-        if self.instance is not None and is_owned(boto3_tag_list_to_ansible_dict(self.instance.get("TagList", [])),
-                                                  self.environment, db.COMPONENT):
-            return self.instance
-        return None
-
-    def rds_tags(self, arn):
-        return boto3_tag_list_to_ansible_dict(
-            self.rds.list_tags_for_resource(ResourceName=arn, aws_retry=True).get("TagList", []))
-
-    def read_subnet_group(self):
-        try:
-            group = self.rds.describe_db_subnet_groups(DBSubnetGroupName=self.names["subnet_group"],
-                                                       aws_retry=True)["DBSubnetGroups"][0]
-        except is_boto3_error_code("DBSubnetGroupNotFoundFault"):
-            return None
-        self.subnet_group = dict(group, tags=self.rds_tags(group["DBSubnetGroupArn"]))
-        return self.subnet_group
-
-    def read_parameter_group(self):
-        name = self.names["parameter_group"]
-        try:
-            groups = self.rds.describe_db_parameter_groups(DBParameterGroupName=name, aws_retry=True)["DBParameterGroups"]
-        except is_boto3_error_code("DBParameterGroupNotFound"):
-            return None
-        if not groups:  # the stand-in answers an empty list where AWS answers DBParameterGroupNotFound
-            return None
-        group = groups[0]
-        # Only the parameters set on the group (Source=user): the engine defaults are hundreds.
-        parameters = paginate(self.rds, "describe_db_parameters", "Parameters",
-                              DBParameterGroupName=name, Source="user")
-        self.parameter_group = dict(group, tags=self.rds_tags(group["DBParameterGroupArn"]),
-                                    parameters={p["ParameterName"]: p.get("ParameterValue") for p in parameters})
-        return self.parameter_group
-
-    def read_instance(self):
-        try:
-            self.instance = self.rds.describe_db_instances(DBInstanceIdentifier=self.names["instance"],
-                                                           aws_retry=True)["DBInstances"][0]
-        except is_boto3_error_code("DBInstanceNotFound"):
-            self.instance = None
+    def secret_not_owned(self, role):
+        return AWSResourceError("config.databases", (
+            "names the role %s, whose password secret %s exists but is not owned by the database of environment %s "
+            "(no mlops.platform ownership tags); it is left alone: remove it or choose another name_prefix"
+            % (role, db.role_secret_name(self.params["name_prefix"], role), self.environment)))
 
     def ownership_problems(self):
         """Resources under our names that this environment's database does not own are never changed."""
-        errors = []
+        refusals = []
         if self.security_group is not None and not self.groups.owned(self.security_group):
-            errors.append(db.ConfigError("name_prefix", self.groups.not_owned(self.security_group).message,
-                                         self.params["name_prefix"]))
-        found = [
-            ("DB subnet group", self.names["subnet_group"], self.subnet_group, "DBSubnetGroupArn"),
-            ("DB parameter group", self.names["parameter_group"], self.parameter_group, "DBParameterGroupArn"),
-        ]
-        if self.instance is not None:
-            found.append(("DB instance", self.names["instance"],
-                          dict(self.instance, tags=boto3_tag_list_to_ansible_dict(self.instance.get("TagList", []))),
-                          "DBInstanceArn"))
-        for what, name, resource, id_key in found:
-            if resource is not None and not is_owned(resource["tags"], self.environment, db.COMPONENT):
-                errors.append(db.ConfigError(
-                    "name_prefix", "names the %s %s (%s), which exists but is not owned by the database of "
-                                   "environment %s (no mlops.platform ownership tags); it is left alone: remove it "
-                                   "or choose another name_prefix" % (what, name, resource[id_key], self.environment),
-                    self.params["name_prefix"]))
-        for role in db.owner_roles(self.config):
-            name = db.role_secret_name(self.params["name_prefix"], role)
-            if self.secrets.foreign(name):
-                errors.append(db.ConfigError(
-                    "config.databases", "names the role %s, whose password secret %s exists but is not owned by the "
-                                        "database of environment %s (no mlops.platform ownership tags); it is left "
-                                        "alone: remove it or choose another name_prefix"
-                                        % (role, name, self.environment), role))
-        if self.subnet_group is not None and self.vpc_known and self.subnet_group["VpcId"] != self.params["vpc_id"]:
+            refusals.append((self.groups.not_owned(self.security_group), self.params["name_prefix"]))
+        refusals += [(resource.not_owned(), self.params["name_prefix"])
+                     for resource in (self.subnet_group, self.parameter_group, self.instance)
+                     if resource.live is not None and not resource.owned()]
+        refusals += [(self.secret_not_owned(role), role) for role in db.owner_roles(self.config)
+                     if self.secrets.foreign(db.role_secret_name(self.params["name_prefix"], role))]
+        errors = [db.ConfigError(refusal.path, refusal.message, value) for refusal, value in refusals]
+        subnet_group = self.subnet_group.live
+        if subnet_group is not None and self.vpc_known and subnet_group["VpcId"] != self.params["vpc_id"]:
             errors.append(db.ConfigError("vpc_id", "differs from the VPC %s of the DB subnet group %s; moving the "
                                                    "database to another VPC is not done by this module"
-                                         % (self.subnet_group["VpcId"], self.names["subnet_group"]),
+                                         % (subnet_group["VpcId"], self.names["subnet_group"]),
                                          self.params["vpc_id"]))
-        if self.parameter_group is not None and \
-                self.parameter_group["DBParameterGroupFamily"] != self.names["parameter_group_family"]:
+        parameter_group = self.parameter_group.live
+        if parameter_group is not None and parameter_group["DBParameterGroupFamily"] != self.parameter_group.family:
             errors.append(db.ConfigError("name_prefix", "names the DB parameter group %s, whose family is %s, not %s"
-                                         % (self.names["parameter_group"],
-                                            self.parameter_group["DBParameterGroupFamily"],
-                                            self.names["parameter_group_family"]), self.params["name_prefix"]))
-        if self.instance is not None and not errors:
-            problems = db.modification(self.config, self.names, self.security_group_id, self.key_arn,
-                                       self.instance)[1]
-            errors += problems
+                                         % (self.names["parameter_group"], parameter_group["DBParameterGroupFamily"],
+                                            self.parameter_group.family), self.params["name_prefix"]))
+        if not errors:
+            errors += self.instance.problems(self.key_arn, self.security_group_id)
         return errors
 
     # -- converging ------------------------------------------------------------------------
@@ -472,14 +399,9 @@ class Database:
     def security_group_id(self):
         return self.security_group["GroupId"] if self.security_group else UNKNOWN
 
-    def write(self):
-        """Record a change; True when the call is to be made (not in check mode)."""
-        self.changed = True
-        return not self.check_mode
-
     def ensure_key(self):
         changed, unused, self.key_after = self.kms_key.ensure()
-        self.changed |= changed
+        return changed
 
     def security_group_tags(self):
         return dict(self.tags, Name=self.names["security_group"])
@@ -499,7 +421,9 @@ class Database:
                     % self.names["instance"], wanted_tags)
             self.security_group = dict(group, tags=boto3_tag_list_to_ansible_dict(group.get("Tags") or []))
         group = self.security_group
-        changed |= self.groups.converge_rules(group, "ingress", self.wanted_ingress(),
+        wanted_ingress = db.desired_ingress(self.config["port"], self.params["allowed_cidrs"],
+                                            self.params["allowed_security_group_ids"])
+        changed |= self.groups.converge_rules(group, "ingress", wanted_ingress,
                                               description="PostgreSQL client (mlops.platform)")
         changed |= self.groups.converge_rules(group, "egress", set())
         missing = compare_aws_tags(group["tags"], wanted_tags, purge_tags=False)[0]
@@ -509,144 +433,40 @@ class Database:
                 self.ec2.create_tags(Resources=[group["GroupId"]], Tags=ansible_dict_to_boto3_tag_list(missing),
                                      aws_retry=True)
             group["tags"].update(missing)
-        self.changed |= changed
         return changed
 
-    def wanted_ingress(self):
-        return db.desired_ingress(self.config["port"], self.params["allowed_cidrs"],
-                                  self.params["allowed_security_group_ids"])
-
     def ensure_subnet_group(self):
-        name = self.names["subnet_group"]
-        wanted = sorted(self.params["subnet_ids"])
-        if self.subnet_group is None:
-            arn = UNKNOWN
-            if self.write():
-                response, found = create_once(
-                    lambda: self.rds_once.create_db_subnet_group(
-                        DBSubnetGroupName=name, SubnetIds=wanted, Tags=ansible_dict_to_boto3_tag_list(self.tags),
-                        DBSubnetGroupDescription="Private subnets of the PostgreSQL database %s (mlops.platform)"
-                                                 % self.names["instance"])["DBSubnetGroup"],
-                    lambda: self.owned_or_none(self.read_subnet_group()), exists_codes=("DBSubnetGroupAlreadyExists",),
-                    foreign=lambda: self.not_owned("DB subnet group", name))
-                arn = (response or found)["DBSubnetGroupArn"]
-            self.subnet_group = {"DBSubnetGroupName": name, "tags": dict(self.tags), "DBSubnetGroupArn": arn,
-                                 "Subnets": [{"SubnetIdentifier": subnet} for subnet in wanted]}
-            return
-        live = sorted(subnet["SubnetIdentifier"] for subnet in self.subnet_group["Subnets"])
-        if live != wanted:
-            if self.write():
-                self.rds.modify_db_subnet_group(DBSubnetGroupName=name, SubnetIds=wanted, aws_retry=True)
-            self.subnet_group["Subnets"] = [{"SubnetIdentifier": subnet} for subnet in wanted]
-        self.tag_rds(self.subnet_group, "DBSubnetGroupArn")
-
-    def tag_rds(self, resource, arn_key):
-        missing = compare_aws_tags(resource["tags"], self.tags, purge_tags=False)[0]
-        if missing:
-            if self.write():
-                self.rds.add_tags_to_resource(ResourceName=resource[arn_key], aws_retry=True,
-                                              Tags=ansible_dict_to_boto3_tag_list(missing))
-            resource["tags"].update(missing)
+        return self.subnet_group.ensure(self.params["subnet_ids"])
 
     def ensure_parameter_group(self):
-        name = self.names["parameter_group"]
-        if self.parameter_group is None:
-            arn = UNKNOWN
-            if self.write():
-                response, found = create_once(
-                    lambda: self.rds_once.create_db_parameter_group(
-                        DBParameterGroupName=name, DBParameterGroupFamily=self.names["parameter_group_family"],
-                        Description="PostgreSQL %s: TLS only (mlops.platform)" % self.names["instance"],
-                        Tags=ansible_dict_to_boto3_tag_list(self.tags))["DBParameterGroup"],
-                    lambda: self.owned_or_none(self.read_parameter_group()),
-                    exists_codes=("DBParameterGroupAlreadyExists",),
-                    foreign=lambda: self.not_owned("DB parameter group", name))
-                arn = (response or found)["DBParameterGroupArn"]
-            self.parameter_group = {"DBParameterGroupName": name, "DBParameterGroupArn": arn,
-                                    "DBParameterGroupFamily": self.names["parameter_group_family"],
-                                    "tags": dict(self.tags), "parameters": {}}
-        live = self.parameter_group["parameters"]
-        differing = [
-            {"ParameterName": parameter, "ParameterValue": wanted["value"],
-             "ApplyMethod": "immediate" if wanted["apply_type"] == "dynamic" else "pending-reboot"}
-            for parameter, wanted in sorted(db.PARAMETERS.items()) if live.get(parameter) != wanted["value"]]
-        if differing:
-            if self.write():
-                self.rds.modify_db_parameter_group(DBParameterGroupName=name, Parameters=differing, aws_retry=True)
-            live.update({parameter["ParameterName"]: parameter["ParameterValue"] for parameter in differing})
-        self.tag_rds(self.parameter_group, "DBParameterGroupArn")
+        return self.parameter_group.ensure()
 
     def ensure_instance(self):
-        if self.instance is None:
-            request = db.create_request(self.config, self.names, self.key_arn, self.security_group_id,
-                                        ansible_dict_to_boto3_tag_list(self.tags))
-            self.instance_changed = True
-            if self.write():
-                response, found = create_once(
-                    lambda: self.rds_once.create_db_instance(**request)["DBInstance"],
-                    self.find_owned_instance, exists_codes=("DBInstanceAlreadyExists",),
-                    foreign=lambda: self.not_owned("DB instance", self.names["instance"]))
-                self.instance = response or found
-            return
-        request, problems, warnings = db.modification(self.config, self.names, self.security_group_id, self.key_arn,
-                                                      self.instance, self.params["apply_immediately"])
-        if problems:  # already refused in read(); kept for safety
-            raise ConfigProblems(problems)
-        for warning in warnings:
-            self.module.warn(warning)
-        if request:
-            self.instance_changed = True
-            if self.write():
-                self.instance = self.rds.modify_db_instance(aws_retry=True, **request)["DBInstance"]
-        live_tags = boto3_tag_list_to_ansible_dict(self.instance.get("TagList", []))
-        missing = compare_aws_tags(live_tags, self.tags, purge_tags=False)[0]
-        if missing:
-            if self.write():
-                self.rds.add_tags_to_resource(ResourceName=self.instance["DBInstanceArn"], aws_retry=True,
-                                              Tags=ansible_dict_to_boto3_tag_list(missing))
-            self.instance["TagList"] = ansible_dict_to_boto3_tag_list(dict(live_tags, **missing))
+        """True when the instance is created or modified: what ``wait`` waits for."""
+        return self.instance.ensure(self.key_arn, self.security_group_id, self.params["apply_immediately"])
+
+    def ensure_instance_tags(self):
+        return self.instance.ensure_tags()
 
     def ensure_role_secrets(self):
         """One secret per owner role, ``{"username", "password"}``, its password generated here
         when the secret is made and never again: a re-run changes nothing, and the value is
         never returned. The database bootstrap Job reads it (through External Secrets) to
         set the role's password; so do the role's pods."""
+        changed = False
         for role in db.owner_roles(self.config):
-            name = db.role_secret_name(self.params["name_prefix"], role)
-            self.changed |= self.secrets.ensure(
-                name, lambda role=role: json.dumps({"username": role, "password": secrets.token_urlsafe(32)}),
+            changed |= self.secrets.ensure(
+                db.role_secret_name(self.params["name_prefix"], role),
+                lambda role=role: json.dumps({"username": role, "password": secrets.token_urlsafe(32)}),
                 "Password of the PostgreSQL role %s of %s (mlops.platform)" % (role, self.names["instance"]),
-                lambda name=name: self.not_owned("secret", name))
+                lambda role=role: self.secret_not_owned(role))
+        return changed
 
-    def wait(self):
-        """Wait for the instance to be available (amazon.aws's RDS waiter), then read its endpoint."""
-        if self.check_mode or self.instance is None:
-            return
-        status = self.instance.get("DBInstanceStatus")
-        if status in STOPPED_STATUSES:
-            raise AWSResourceError(None, "the DB instance %s is %s; it will not become available until it is started "
-                                   "(this module never starts or stops it)" % (self.names["instance"], status))
-        if status in db.USABLE_STATUSES and not self.instance_changed:
-            return
-        model = core_waiter.WaiterModel(db.usable_waiter_model(max(1, self.module.params["wait_timeout"]
-                                                                   // db.USABLE_WAIT_DELAY)))
-        waiter = core_waiter.create_waiter_with_client("DBInstanceUsable", model, getattr(self.rds, "client", self.rds))
-        try:
-            wait_until(waiter, DBInstanceIdentifier=self.names["instance"])
-        except botocore.exceptions.WaiterError as exc:
-            last = [instance.get("DBInstanceStatus") for instance in (exc.last_response or {}).get("DBInstances", [])]
-            if any(status in db.STUCK_STATUSES for status in last):
-                raise AWSResourceError(None, "the DB instance %s is %s, which it does not leave by itself; see its events in "
-                                       "the RDS console" % (self.names["instance"], ", ".join(last)))
-            raise AWSResourceError(None, "the DB instance %s did not become usable (%s) within %d s; its status is %s"
-                                   % (self.names["instance"], ", ".join(db.USABLE_STATUSES),
-                                      self.module.params["wait_timeout"], ", ".join(last) or "unknown"))
-        self.read_instance()
+    def wait(self, instance_changed):
+        """Wait for the instance to serve connections, then read its endpoint."""
+        self.instance.wait(self.params["wait_timeout"], instance_changed)
 
     # -- reporting -------------------------------------------------------------------------
-
-    def managed_tag_view(self, tags):
-        return {key: tags.get(key) for key in sorted(self.tags)}
 
     def state(self):
         """The diffable view: what a person compares between before and after."""
@@ -654,32 +474,16 @@ class Database:
         if self.kms_key.live is not None:
             result["kms_key"] = self.kms_key.view(self.kms_key.live)
         if self.security_group is not None:
-            group = self.security_group
-            result["security_group"] = {
-                "name": self.names["security_group"], "id": group["GroupId"],
-                "ingress": db.describe_rules(db.rules_of(group.get("IpPermissions", []))),
-                "egress": db.describe_rules(db.rules_of(group.get("IpPermissionsEgress", [])), "to"),
-                "tags": {key: group["tags"].get(key) for key in sorted(self.security_group_tags())},
-            }
-        if self.subnet_group is not None:
-            result["subnet_group"] = {
-                "name": self.names["subnet_group"],
-                "subnet_ids": sorted(subnet["SubnetIdentifier"] for subnet in self.subnet_group["Subnets"]),
-                "tags": self.managed_tag_view(self.subnet_group["tags"]),
-            }
-        if self.parameter_group is not None:
-            result["parameter_group"] = {
-                "name": self.names["parameter_group"], "family": self.parameter_group["DBParameterGroupFamily"],
-                "parameters": {name: self.parameter_group["parameters"].get(name) for name in sorted(db.PARAMETERS)},
-                "tags": self.managed_tag_view(self.parameter_group["tags"]),
-            }
-        secrets_view = self.role_secrets_view()
+            result["security_group"] = db.security_group_view(self.security_group, self.names["security_group"],
+                                                              self.security_group_tags())
+        for key, resource in (("subnet_group", self.subnet_group), ("parameter_group", self.parameter_group)):
+            if resource.live is not None:
+                result[key] = resource.view()
+        secrets_view = db.role_secrets_view(self.config, self.params["name_prefix"], self.secrets.live, self.tags)
         if secrets_view:
             result["role_secrets"] = secrets_view
-        if self.instance is not None:
-            result["instance"] = db.instance_state(self.instance)
-            result["instance"]["tags"] = self.managed_tag_view(
-                boto3_tag_list_to_ansible_dict(self.instance.get("TagList", [])))
+        if self.instance.live is not None:
+            result["instance"] = self.instance.view()
         return result
 
     def after_state(self):
@@ -687,60 +491,22 @@ class Database:
         result = self.state()
         if self.key_after is not None:
             result["kms_key"] = self.key_after
-        desired = db.desired_state(self.config, self.names, self.security_group_id,
-                                   db.instance_state(self.instance) if self.instance else None)
-        live = self.before.get("instance", {})
-        result["instance"] = db.converged_state(desired, {key: value for key, value in live.items() if key != "tags"})
-        result["instance"]["tags"] = self.managed_tag_view(self.tags)
+        result["instance"] = self.instance.converged_view(self.before.get("instance", {}), self.security_group_id)
         return result
 
     def outputs(self):
-        instance = self.instance or {}
-        endpoint = instance.get("Endpoint") or {}
-        secret = instance.get("MasterUserSecret") or {}
-        planned = self.instance is None
-        return {
-            "instance_identifier": self.names["instance"],
-            "status": UNKNOWN if planned else instance.get("DBInstanceStatus"),
-            "endpoint": endpoint.get("Address"),
-            "port": endpoint.get("Port") or self.config["port"],
-            "master_username": instance.get("MasterUsername", db.MASTER_USERNAME),
-            "master_user_secret_arn": UNKNOWN if planned else secret.get("SecretArn"),
-            "security_group_id": self.security_group_id,
-            "subnet_group": self.names["subnet_group"],
-            "parameter_group": self.names["parameter_group"],
-            "kms_key_arn": self.key_arn,
-            "databases": db.databases_output(self.config),
-            "role_secrets": self.role_secrets_output(),
-        }
-
-    def role_secrets_view(self):
-        """``{role: {name, tags}}`` of the owner roles' secrets that exist (never their values)."""
-        result = {}
-        for role in db.owner_roles(self.config):
-            secret = self.role_secrets.get(db.role_secret_name(self.params["name_prefix"], role))
-            if secret is not None:
-                result[role] = {"name": secret["Name"], "tags": self.managed_tag_view(secret["tags"])}
-        return result
-
-    def role_secrets_output(self):
-        """``{role: {name, arn}}`` of the owner roles' password secrets."""
-        result = {}
-        for role in db.owner_roles(self.config):
-            secret = self.role_secrets.get(db.role_secret_name(self.params["name_prefix"], role)) or {}
-            result[role] = {"name": db.role_secret_name(self.params["name_prefix"], role),
-                            "arn": secret.get("ARN", UNKNOWN)}
-        return result
+        return db.outputs(self.config, self.names, self.instance.live, self.security_group_id, self.key_arn,
+                          db.role_secrets_output(self.config, self.params["name_prefix"], self.secrets.live))
 
 
 def wait_only(module, database):
     """The second call of a start-then-wait pair: wait for the instance and return its outputs."""
     try:
-        database.read_instance()
-        if database.instance is None and not module.check_mode:
+        database.instance.read()
+        if database.instance.live is None and not module.check_mode:
             raise AWSResourceError(None, "there is no DB instance %s to wait for; converge the database first "
                                          "(wait_only=false)" % database.names["instance"])
-        database.wait()
+        database.wait(instance_changed=False)
     except AWSResourceError as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -773,16 +539,19 @@ def main():
     database = Database(module, config)
     if module.params["wait_only"]:
         wait_only(module, database)
+    changed = False
     try:
         database.read()
-        database.ensure_key()
-        database.ensure_security_group()
-        database.ensure_subnet_group()
-        database.ensure_parameter_group()
-        database.ensure_instance()
-        database.ensure_role_secrets()
+        changed |= database.ensure_key()
+        changed |= database.ensure_security_group()
+        changed |= database.ensure_subnet_group()
+        changed |= database.ensure_parameter_group()
+        instance_changed = database.ensure_instance()
+        changed |= instance_changed
+        changed |= database.ensure_instance_tags()
+        changed |= database.ensure_role_secrets()
         if module.params["wait"]:
-            database.wait()
+            database.wait(instance_changed)
     except ConfigProblems as exc:
         fail_config(module, exc.errors)
     except AWSResourceError as exc:
@@ -791,7 +560,7 @@ def main():
         module.fail_json_aws(exc, msg="Could not converge the database %s" % database.names["instance"])
 
     outputs = database.outputs()
-    module.exit_json(changed=database.changed, diff={"before": database.before, "after": database.after_state()},
+    module.exit_json(changed=changed, diff={"before": database.before, "after": database.after_state()},
                      ansible_facts={"mlops_database": outputs}, **outputs)
 
 

@@ -541,7 +541,7 @@ def test_modify_request_carries_only_what_differs(network, api_calls, capsys, mo
 
     def spy(database):
         requests.append(module_under_test.db.modification(
-            database.config, database.names, database.security_group_id, database.key_arn, database.instance)[0])
+            database.config, database.names, database.security_group_id, database.key_arn, database.instance.live)[0])
         return original(database)
 
     monkeypatch.setattr(module_under_test.Database, "ensure_instance", spy)
@@ -641,6 +641,101 @@ def test_resources_of_someone_else_are_left_alone(network, api_calls, capsys):
     assert writes(api_calls) == []
 
 
+def foreign_subnet_group(network):
+    """The subnet group name taken by someone else (a DBA's group, tagged their way)."""
+    return boto3.client("rds", region_name=REGION).create_db_subnet_group(
+        DBSubnetGroupName="mlops-dev-postgres", DBSubnetGroupDescription="the DBA's", SubnetIds=network["subnet_ids"],
+        Tags=[{"Key": "Owner", "Value": "dba"}])["DBSubnetGroup"]
+
+
+def test_rds_resources_of_someone_else_are_refused_with_what_would_hand_them_over(network, api_calls, capsys):
+    """One refusal for the RDS resources: what was found, its tags, and the tags that would hand it over."""
+    group = foreign_subnet_group(network)
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_parameter_group(DBParameterGroupName="mlops-dev-postgres17", DBParameterGroupFamily="postgres17",
+                                  Description="the DBA's")
+    api_calls.clear()
+
+    code, result = run(capsys, module_args(network))
+
+    assert code == 1
+    assert writes(api_calls) == []
+    assert [error["path"] for error in result["errors"]] == ["name_prefix", "name_prefix"]
+    assert result["errors"][0]["message"] == (
+        "names the DB subnet group mlops-dev-postgres (%s), which exists but is not owned by the database of "
+        "environment dev (no mlops.platform ownership tags; its tags: Owner=dba); it is left alone: remove it, choose "
+        "another name_prefix, or tag it mlops.platform/managed=true, mlops.platform/environment=dev, "
+        "mlops.platform/component=database to let this module take it over" % group["DBSubnetGroupArn"])
+    assert "names the DB parameter group mlops-dev-postgres17 (" in result["errors"][1]["message"]
+    assert "its tags: none" in result["errors"][1]["message"]
+
+    # Tagged as the message says, the group is taken over: its tags are kept, its subnets converged.
+    rds.add_tags_to_resource(ResourceName=group["DBSubnetGroupArn"],
+                             Tags=[{"Key": key, "Value": value} for key, value in MANAGED.items()])
+    rds.delete_db_parameter_group(DBParameterGroupName="mlops-dev-postgres17")
+    code, result = run(capsys, module_args(network))
+    assert code == 0, result.get("msg")
+    assert "CreateDBSubnetGroup" not in writes(api_calls)
+    assert result["diff"]["before"]["subnet_group"]["tags"]["mlops.platform/component"] == "database"
+
+
+def test_a_parameter_group_someone_else_makes_during_the_run_is_refused_not_adopted(
+        network, api_calls, capsys, monkeypatch):
+    """CreateDBParameterGroup answers "already exists" and what is there is not ours: the same
+    refusal. (The stand-in does not refuse a second CreateDBSubnetGroup; RDS does, alike.)"""
+    make_api_call = botocore.client.BaseClient._make_api_call
+    rds = boto3.client("rds", region_name=REGION)
+    raced = []
+
+    def racing(client, operation, params):
+        if operation == "CreateDBParameterGroup" and not raced:
+            monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+            raced.append(rds.create_db_parameter_group(
+                DBParameterGroupName="mlops-dev-postgres17", DBParameterGroupFamily="postgres17",
+                Description="the DBA's", Tags=[{"Key": "Owner", "Value": "dba"}])["DBParameterGroup"])
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", racing)
+    code, result = run(capsys, module_args(network))
+
+    assert code == 1
+    assert result["msg"].startswith(
+        "name_prefix: names the DB parameter group mlops-dev-postgres17 (%s), which exists but is not owned by the "
+        "database of environment dev (no mlops.platform ownership tags; its tags: Owner=dba)"
+        % raced[0]["DBParameterGroupArn"]), result["msg"]
+    assert rds.list_tags_for_resource(ResourceName=raced[0]["DBParameterGroupArn"])["TagList"] == [
+        {"Key": "Owner", "Value": "dba"}]
+
+
+def test_missing_rds_tags_are_added_and_others_kept(network, api_calls, capsys):
+    args = module_args(network)
+    converge(capsys, api_calls, args)
+    rds = boto3.client("rds", region_name=REGION)
+    group = rds.describe_db_subnet_groups(DBSubnetGroupName="mlops-dev-postgres")["DBSubnetGroups"][0]
+    arns = [group["DBSubnetGroupArn"],
+            rds.describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]["DBInstanceArn"]]
+    for arn in arns:
+        rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["Project"])
+        rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "CostCenter", "Value": "42"}])
+    api_calls.clear()
+
+    code, plan = run(capsys, args, check_mode=True)
+    assert code == 0 and plan["changed"] is True and writes(api_calls) == []
+    assert plan["diff"]["before"]["instance"]["tags"]["Project"] is None
+    assert plan["diff"]["after"]["instance"]["tags"]["Project"] == "test"
+    api_calls.clear()
+
+    code, result = run(capsys, args)
+    assert code == 0 and result["changed"] is True
+    assert writes(api_calls) == ["AddTagsToResource", "AddTagsToResource"]
+    for arn in arns:
+        tags = {tag["Key"]: tag["Value"] for tag in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+        assert (tags["Project"], tags["CostCenter"]) == ("test", "42")
+    api_calls.clear()
+    code, result = run(capsys, args)
+    assert result["changed"] is False and writes(api_calls) == []
+
+
 def test_a_foreign_key_behind_the_alias_is_refused_not_used(network, api_calls, capsys):
     """One ownership rule: a key this collection did not create is neither used nor changed."""
     kms = boto3.client("kms", region_name=REGION)
@@ -714,10 +809,11 @@ def stub_rds(monkeypatch):
     return make
 
 
-def replay_reads(stubber, calls, instance):
-    """Queue the RDS reads of a run, in the module's order, with ``instance`` as the instance."""
-    stubber.add_response("describe_db_subnet_groups", captured(calls, "DescribeDBSubnetGroups"),
-                         {"DBSubnetGroupName": "mlops-dev-postgres"})
+def replay_reads(stubber, calls, instance, subnet_group=None):
+    """Queue the RDS reads of a run, in the module's order, with ``instance`` as the instance
+    (and ``subnet_group`` as the subnet group, when given)."""
+    groups = {"DBSubnetGroups": [subnet_group]} if subnet_group else captured(calls, "DescribeDBSubnetGroups")
+    stubber.add_response("describe_db_subnet_groups", groups, {"DBSubnetGroupName": "mlops-dev-postgres"})
     tags = [r for op, r in calls if op == "ListTagsForResource"]
     stubber.add_response("list_tags_for_resource", {"TagList": tags[0]["TagList"]}, {"ResourceName": ANY})
     stubber.add_response("describe_db_parameter_groups", captured(calls, "DescribeDBParameterGroups"),
@@ -830,12 +926,53 @@ def test_the_wait_ends_on_a_usable_status_and_fails_fast_on_a_stuck_one(network,
     stubber.assert_no_pending_responses()
 
 
-def test_a_stopped_instance_is_reported_when_waited_for(network, api_calls, capsys, stub_rds):
+def converged_reads(network, api_calls, capsys):
+    """``(args, calls, instance)``: a converge's module arguments, then a run's reads with nothing
+    to do (to replay through a Stubber) and the instance they read."""
     args = module_args(network)
     converge(capsys, api_calls, args)
     run(capsys, args)
     calls = list(api_calls)
-    real = captured(calls, "DescribeDBInstances")["DBInstances"][0]
+    return args, calls, captured(calls, "DescribeDBInstances")["DBInstances"][0]
+
+
+def test_other_subnets_are_one_modify_of_the_subnet_group(network, api_calls, capsys, stub_rds):
+    """The stand-in's ModifyDBSubnetGroup drops the group: RDS's is driven through the Stubber."""
+    args, calls, instance = converged_reads(network, api_calls, capsys)
+    group = captured(calls, "DescribeDBSubnetGroups")["DBSubnetGroups"][0]
+    elsewhere = dict(group, Subnets=[dict(group["Subnets"][0], SubnetIdentifier="subnet-0123456789abcdef0")])
+
+    stubber = stub_rds(boto3.client("rds", region_name=REGION))
+    replay_reads(stubber, calls, instance, subnet_group=elsewhere)
+    stubber.add_response("modify_db_subnet_group", {"DBSubnetGroup": group}, {
+        "DBSubnetGroupName": "mlops-dev-postgres", "SubnetIds": sorted(network["subnet_ids"])})
+    with stubber:
+        code, result = run(capsys, args)
+    assert code == 0, result.get("msg")
+    assert result["changed"] is True and writes(api_calls) == ["ModifyDBSubnetGroup"]
+    assert (result["diff"]["before"]["subnet_group"]["subnet_ids"], result["diff"]["after"]["subnet_group"][
+        "subnet_ids"]) == (["subnet-0123456789abcdef0"], sorted(network["subnet_ids"]))
+    stubber.assert_no_pending_responses()
+
+
+def test_a_wait_that_runs_out_says_how_long_and_the_last_status(network, api_calls, capsys, stub_rds, monkeypatch):
+    args, calls, instance = converged_reads(network, api_calls, capsys)
+    modifying = dict(instance, DBInstanceStatus="modifying")
+    monkeypatch.setattr("botocore.waiter.time.sleep", lambda seconds: None)
+
+    stubber = stub_rds(boto3.client("rds", region_name=REGION))
+    replay_reads(stubber, calls, modifying)
+    stubber.add_response("describe_db_instances", {"DBInstances": [modifying]}, {"DBInstanceIdentifier": INSTANCE})
+    with stubber:
+        code, result = run(capsys, dict(args, wait=True, wait_timeout=30))
+    assert code == 1
+    assert result["msg"] == ("the DB instance mlops-dev-postgres did not become usable (available, "
+                             "storage-optimization, backing-up) within 30 s; its status is modifying")
+    stubber.assert_no_pending_responses()
+
+
+def test_a_stopped_instance_is_reported_when_waited_for(network, api_calls, capsys, stub_rds):
+    args, calls, real = converged_reads(network, api_calls, capsys)
 
     stubber = stub_rds(boto3.client("rds", region_name=REGION))
     replay_reads(stubber, calls, dict(real, DBInstanceStatus="stopped"))
