@@ -171,7 +171,7 @@ class Ec2Writer:
         """EC2's own name of a client method (``delete_flow_logs`` -> ``DeleteFlowLogs``)."""
         return getattr(self.ec2, "client", self.ec2).meta.method_to_api_mapping[operation]
 
-    def create(self, operation, item, wanted, describe, exists_codes=(), **params):
+    def create(self, operation, item, wanted, describe, **params):
         """Create the resource ``wanted`` at most once (aws.create_once), found again by its key tag
         through ``describe`` (``(operation, result key, extra filters, live states)``); the
         result is its describe item, or None in check mode."""
@@ -181,10 +181,7 @@ class Ec2Writer:
             params["ClientToken"] = client_token()
         response, found = create_once(
             lambda: getattr(self.module.once_client("ec2"), operation)(**params),
-            lambda: self.find_by_key(wanted["tags"][net.KEY_TAG], *describe), exists_codes=exists_codes,
-            foreign=lambda: AWSResourceError("config", "%s exists and is not this component's; remove it or tag it"
-                                             % wanted.get("name", wanted["tags"][net.KEY_TAG])),
-            settling_codes=self.settling(params))
+            lambda: self.find_by_key(wanted["tags"][net.KEY_TAG], *describe), settling_codes=self.settling(params))
         if response is None:
             return Write(True, found)
         result = response[item] if item else response
